@@ -1,0 +1,106 @@
+package domain
+
+import (
+	"math"
+	"time"
+)
+
+// Metric names one of the signals opsdeck draws and guards.
+type Metric string
+
+// The metrics, in the order the metrics pane draws them.
+const (
+	MetricRequestRate Metric = "rps"
+	MetricErrorRatio  Metric = "errors"
+	MetricLatencyP99  Metric = "p99"
+	MetricCPU         Metric = "cpu"
+	MetricMemory      Metric = "memory"
+)
+
+// Metrics lists every metric in display order.
+var Metrics = []Metric{MetricRequestRate, MetricErrorRatio, MetricLatencyP99, MetricCPU, MetricMemory}
+
+// Unit is how a metric's value is written.
+func (m Metric) Unit() string {
+	switch m {
+	case MetricRequestRate:
+		return "req/s"
+	case MetricErrorRatio:
+		return "%"
+	case MetricLatencyP99:
+		return "ms"
+	case MetricCPU:
+		return "cores"
+	case MetricMemory:
+		return "MiB"
+	}
+	return ""
+}
+
+// Title is the metric's human name.
+func (m Metric) Title() string {
+	switch m {
+	case MetricRequestRate:
+		return "request rate"
+	case MetricErrorRatio:
+		return "5xx ratio"
+	case MetricLatencyP99:
+		return "p99 latency"
+	case MetricCPU:
+		return "CPU"
+	case MetricMemory:
+		return "memory"
+	}
+	return string(m)
+}
+
+// Display converts a raw value (ratio, seconds, cores, bytes) into the unit of Unit.
+func (m Metric) Display(v float64) float64 {
+	switch m {
+	case MetricErrorRatio:
+		return v * 100
+	case MetricLatencyP99:
+		return v * 1000
+	case MetricMemory:
+		return v / (1 << 20)
+	}
+	return v
+}
+
+// Sample is one point of a series.
+type Sample struct {
+	T time.Time
+	V float64
+}
+
+// Values holds the latest value of each metric; a missing metric has no entry.
+type Values map[Metric]float64
+
+// Get returns the value and whether it is present and a number.
+func (v Values) Get(m Metric) (float64, bool) {
+	x, ok := v[m]
+	if !ok || math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0, false
+	}
+	return x, true
+}
+
+// MetricsFrame is the result of one refresh: the latest value of every metric per service and
+// per ReplicaSet (revision), read with a fixed number of queries.
+type MetricsFrame struct {
+	At time.Time
+	// Services is keyed by Service.Key().
+	Services map[string]Values
+	// ReplicaSets is keyed by namespace/replicaset-name.
+	ReplicaSets map[string]Values
+	// Queries is how many Prometheus queries this frame cost.
+	Queries int
+	Err     error
+}
+
+// Series is a metric's history for a service or one of its ReplicaSets.
+type Series struct {
+	Metric     Metric
+	ReplicaSet string // empty for the whole service
+	Points     []Sample
+}

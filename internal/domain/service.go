@@ -1,0 +1,158 @@
+package domain
+
+import (
+	"strings"
+	"time"
+)
+
+// Phase is the rollout state of a service, as an SRE reads it in the services table.
+type Phase string
+
+// Rollout phases. Stalled means the Deployment reported ProgressDeadlineExceeded.
+const (
+	PhaseComplete    Phase = "complete"
+	PhaseProgressing Phase = "progressing"
+	PhaseStalled     Phase = "stalled"
+	PhasePaused      Phase = "paused"
+	PhaseUnknown     Phase = "unknown"
+)
+
+// Kind tells how a service is deployed.
+type Kind string
+
+// Service kinds.
+const (
+	KindDeployment Kind = "Deployment"
+	KindBlueGreen  Kind = "BlueGreen"
+)
+
+// Service is one Deployment (or one blue-green pair) with its rollout state, built from watched
+// objects. It is a value: snapshots never share mutable state with the informer cache.
+type Service struct {
+	Namespace string
+	Name      string
+	Kind      Kind
+
+	// Containers of the pod template, in order; Image is the first container's image.
+	Containers []Container
+	Image      string
+
+	Desired   int32 // spec.replicas
+	Current   int32 // status.replicas
+	Updated   int32 // status.updatedReplicas
+	Ready     int32 // status.readyReplicas
+	Available int32 // status.availableReplicas
+
+	Revision    int64 // deployment.kubernetes.io/revision of the Deployment
+	Generation  int64
+	Observed    int64 // status.observedGeneration
+	Paused      bool
+	Phase       Phase
+	Message     string // the condition message behind Phase, when there is one
+	Conditions  []Condition
+	ReplicaSets []ReplicaSet // newest revision first
+	Created     time.Time
+	// RolloutStarted is when the current revision's ReplicaSet was created: the start of the
+	// current rollout. Zero when unknown.
+	RolloutStarted time.Time
+	// ProgressDeadline is spec.progressDeadlineSeconds.
+	ProgressDeadline time.Duration
+	ResourceVersion  string
+}
+
+// Key is namespace/name, unique across the watched namespaces.
+func (s Service) Key() string { return s.Namespace + "/" + s.Name }
+
+// Tag is the tag (or digest) of the service's main image, for narrow columns.
+func (s Service) Tag() string { return ImageTag(s.Image) }
+
+// NewReplicaSet is the ReplicaSet of the current revision, if the watches have seen it.
+func (s Service) NewReplicaSet() (ReplicaSet, bool) {
+	for _, rs := range s.ReplicaSets {
+		if rs.Revision == s.Revision {
+			return rs, true
+		}
+	}
+	return ReplicaSet{}, false
+}
+
+// OldReplicaSets are the ReplicaSets of earlier revisions that still run pods.
+func (s Service) OldReplicaSets() []ReplicaSet {
+	var out []ReplicaSet
+	for _, rs := range s.ReplicaSets {
+		if rs.Revision != s.Revision && rs.Replicas > 0 {
+			out = append(out, rs)
+		}
+	}
+	return out
+}
+
+// Container is one container of a pod template.
+type Container struct {
+	Name  string
+	Image string
+}
+
+// Condition is a Deployment condition.
+type Condition struct {
+	Type    string
+	Status  string
+	Reason  string
+	Message string
+	Updated time.Time
+}
+
+// ReplicaSet is one revision of a Deployment, with the pods that run it.
+type ReplicaSet struct {
+	Name        string
+	Revision    int64
+	Image       string
+	ChangeCause string
+	Created     time.Time
+	Replicas    int32 // spec.replicas
+	Ready       int32
+	Available   int32
+	Pods        []Pod
+}
+
+// Pod is one pod as the rollout pane shows it.
+type Pod struct {
+	Name     string
+	Phase    string // Pending, Running, ...
+	Ready    bool
+	Restarts int32
+	// Reason is the waiting reason of a container that is not running (CrashLoopBackOff,
+	// ContainerCreating, ImagePullBackOff), empty when all run.
+	Reason  string
+	Created time.Time
+}
+
+// Revision is one entry of a service's rollout history.
+type Revision struct {
+	Number      int64
+	Image       string
+	ChangeCause string
+	Created     time.Time
+	ReplicaSet  string
+	Current     bool
+}
+
+// ImageTag returns the tag or digest of an image reference ("repo/app:v2" -> "v2"), or
+// "latest" when the reference names none.
+func ImageTag(image string) string {
+	if i := strings.LastIndex(image, "@"); i >= 0 {
+		d := image[i+1:]
+		if len(d) > 19 {
+			d = d[:19]
+		}
+		return d
+	}
+	slash := strings.LastIndex(image, "/")
+	if i := strings.LastIndex(image, ":"); i > slash {
+		return image[i+1:]
+	}
+	if image == "" {
+		return ""
+	}
+	return "latest"
+}
