@@ -33,9 +33,9 @@ func noise(pod string, m domain.Metric, sec int64) float64 {
 
 // podSample is what one pod reports at one time.
 type podSample struct {
-	served            bool // Ready pods receive traffic
-	rps, errRatio     float64
-	p99, cpu, mem     float64
+	served        bool // Ready pods receive traffic
+	rps, errRatio float64
+	p99, cpu, mem float64
 }
 
 func samplePod(p *pod, b behaviour, t time.Time) podSample {
