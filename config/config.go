@@ -1,0 +1,192 @@
+// Package config holds opsdeck's configuration: its types, the embedded defaults, loading a
+// user's YAML file over them, and validation with messages that name the YAML field.
+package config
+
+import (
+	_ "embed"
+	"time"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultYAML is the embedded default configuration file, with a comment on every field.
+func DefaultYAML() []byte { return append([]byte(nil), defaultYAML...) }
+
+// Config is the whole configuration of opsdeck.
+type Config struct {
+	// Refresh is how often metrics are read.
+	Refresh    Duration   `json:"refresh"`
+	Prometheus Prometheus `json:"prometheus"`
+	// Queries are the PromQL templates of each metric, per pod.
+	Queries Queries `json:"queries"`
+	// Thresholds are the rules per metric, keyed by domain.Metric name: rps, errors, p99, cpu,
+	// memory.
+	Thresholds map[string]Rule `json:"thresholds"`
+	// Services holds per-service overrides, keyed by service name.
+	Services map[string]ServiceConfig `json:"services"`
+	Guard    Guard                    `json:"guard"`
+	Notify   Notify                   `json:"notify"`
+	// Keys binds console actions to keys; see KeyActions.
+	Keys map[string][]string `json:"keys"`
+}
+
+// Prometheus says where and how to reach Prometheus.
+type Prometheus struct {
+	// URL is Prometheus's base URL, used when Service is empty.
+	URL string `json:"url"`
+	// Service is "NAMESPACE/NAME:PORT": reach Prometheus through the API server's service proxy
+	// with the kubeconfig's credentials. When set, URL and the auth fields below are unused.
+	Service string `json:"service"`
+	// Timeout bounds every query.
+	Timeout         Duration   `json:"timeout"`
+	BearerToken     string     `json:"bearer_token"`
+	BearerTokenFile string     `json:"bearer_token_file"`
+	BasicAuth       *BasicAuth `json:"basic_auth,omitempty"`
+	TLS             TLS        `json:"tls"`
+	// WorkloadLabel, when set, is a label whose value is the pod's ReplicaSet name; queries
+	// aggregate by it instead of deriving the ReplicaSet from the pod label with label_replace.
+	WorkloadLabel string `json:"workload_label"`
+}
+
+// BasicAuth is HTTP basic authentication; PasswordFile is read at connection time.
+type BasicAuth struct {
+	Username     string `json:"username"`
+	Password     string `json:"password"`
+	PasswordFile string `json:"password_file"`
+}
+
+// TLS configures the connection to an https Prometheus.
+type TLS struct {
+	CAFile             string `json:"ca_file"`
+	CertFile           string `json:"cert_file"`
+	KeyFile            string `json:"key_file"`
+	InsecureSkipVerify bool   `json:"insecure_skip_verify"`
+}
+
+// Placeholders substituted in query templates.
+const (
+	// PlaceholderSelector becomes the label matchers that scope a query (namespaces, pods).
+	PlaceholderSelector = "$selector"
+	// PlaceholderWindow becomes the rate window, such as 1m.
+	PlaceholderWindow = "$window"
+)
+
+// Queries are PromQL templates that yield one series per pod (or per pod and container) for
+// each metric; opsdeck aggregates them per ReplicaSet and per service. Each must contain
+// $selector inside its label matchers; $window is the rate window.
+type Queries struct {
+	// Requests is the request rate.
+	Requests string `json:"requests"`
+	// Errors is the rate of 5xx responses.
+	Errors string `json:"errors"`
+	// Latency is the rate of the latency histogram's buckets (keeping the le label), in seconds.
+	Latency string `json:"latency"`
+	// CPU is CPU usage in cores.
+	CPU string `json:"cpu"`
+	// Memory is the working-set memory in bytes.
+	Memory string `json:"memory"`
+	// Window is the range of rate(), substituted for $window.
+	Window Duration `json:"window"`
+}
+
+// Rule actions.
+const (
+	ActionAlert    = "alert"
+	ActionRollback = "rollback"
+)
+
+// Rule is a threshold on one metric. Values are in raw units: ratio (0.05 = 5 %), seconds,
+// cores, bytes, requests per second. Exactly one of Above and Below is set.
+type Rule struct {
+	Above *float64 `json:"above,omitempty"`
+	Below *float64 `json:"below,omitempty"`
+	// For is how long a breach lasts before the rule fires.
+	For Duration `json:"for"`
+	// Action is alert or rollback.
+	Action string `json:"action"`
+}
+
+// ServiceConfig overrides settings for one service.
+type ServiceConfig struct {
+	// Thresholds override the rules of the same metrics; fields left out keep the global rule's.
+	Thresholds map[string]Rule `json:"thresholds"`
+}
+
+// What the guard does when a service has no data.
+const (
+	NoDataInconclusive = "inconclusive"
+	NoDataRollback     = "rollback"
+)
+
+// Guard configures auto-guard.
+type Guard struct {
+	// Window is how long after a rollout starts the guard watches it.
+	Window Duration `json:"window"`
+	// StableAfter is how long a rollout must stay healthy to be declared good.
+	StableAfter Duration `json:"stable_after"`
+	// NoData is inconclusive or rollback.
+	NoData string `json:"no_data"`
+}
+
+// Notify says where alerts are sent besides the screen and Kubernetes Events.
+type Notify struct {
+	AlertmanagerURL string `json:"alertmanager_url"`
+	WebhookURL      string `json:"webhook_url"`
+}
+
+// KeyActions are the console actions whose keys the config may rebind, in help order.
+var KeyActions = []string{"deploy", "rollback", "guard", "pause", "restart", "scale", "filter", "help", "quit"}
+
+// Default is the configuration used when no file is given; it equals the embedded
+// default.yaml.
+func Default() Config {
+	return Config{
+		Refresh: D(2 * time.Second),
+		Prometheus: Prometheus{
+			URL:     "http://localhost:9090",
+			Timeout: D(5 * time.Second),
+		},
+		Queries: DefaultQueries(),
+		Thresholds: map[string]Rule{
+			string(domain.MetricErrorRatio): {Above: float(0.05), For: D(20 * time.Second), Action: ActionRollback},
+			string(domain.MetricLatencyP99): {Above: float(1), For: D(30 * time.Second), Action: ActionRollback},
+			string(domain.MetricCPU):        {Above: float(0.9), For: D(time.Minute), Action: ActionAlert},
+			string(domain.MetricMemory):     {Above: float(1 << 30), For: D(time.Minute), Action: ActionAlert},
+		},
+		Services: map[string]ServiceConfig{},
+		Guard: Guard{
+			Window:      D(15 * time.Minute),
+			StableAfter: D(5 * time.Minute),
+			NoData:      NoDataInconclusive,
+		},
+		Keys: map[string][]string{
+			"deploy":   {"d"},
+			"rollback": {"r"},
+			"guard":    {"a"},
+			"pause":    {"p"},
+			"restart":  {"R"},
+			"scale":    {"s"},
+			"filter":   {"/"},
+			"help":     {"?"},
+			"quit":     {"q", "ctrl+c"},
+		},
+	}
+}
+
+// DefaultQueries are the templates for the metric names of design.md: cAdvisor's container
+// metrics and the common HTTP instrumentation.
+func DefaultQueries() Queries {
+	return Queries{
+		Requests: `rate(http_requests_total{$selector}[$window])`,
+		Errors:   `rate(http_requests_total{$selector,code=~"5.."}[$window])`,
+		Latency:  `rate(http_request_duration_seconds_bucket{$selector}[$window])`,
+		CPU:      `rate(container_cpu_usage_seconds_total{$selector,container!="",container!="POD"}[$window])`,
+		Memory:   `container_memory_working_set_bytes{$selector,container!="",container!="POD"}`,
+		Window:   D(time.Minute),
+	}
+}
+
+func float(v float64) *float64 { return &v }

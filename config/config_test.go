@@ -1,0 +1,216 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
+	"sigs.k8s.io/yaml"
+)
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string
+	}{
+		{"good.yaml", nil},
+		{"empty.yaml", nil},
+		{"malformed.yaml", []string{
+			"yaml: line 4: mapping values are not allowed in this context",
+		}},
+		{"wrong-type.yaml", []string{
+			"prometheus.tls.insecure_skip_verify: must be true or false, not a string (\"maybe\")",
+			"refresh: must be a duration such as \"20s\", not a list",
+			"thresholds.errors.above: must be a number, not a string (\"high\")",
+		}},
+		{"unknown-field.yaml", []string{
+			"colour: unknown field (known: guard, keys, notify, prometheus, queries, refresh, services, thresholds)",
+			"prometheus.urll: unknown field (known: basic_auth, bearer_token, bearer_token_file, service, timeout, tls, url, workload_label)",
+		}},
+		{"bad-duration.yaml", []string{
+			"guard.window: must be a duration such as \"20s\" or \"1m30s\", not \"15 minutes\"",
+			"refresh: must be a duration such as \"20s\" or \"1m30s\", not \"fast\"",
+			"thresholds.p99.for: must be a duration such as \"20s\", not a number (30)",
+		}},
+		{"above-and-below.yaml", []string{
+			"thresholds.rps: set above or below, not both",
+		}},
+		{"bad-action.yaml", []string{
+			"thresholds.memory.action: must be alert or rollback, not \"page\"",
+		}},
+		{"many-problems.yaml", []string{
+			"prometheus.service: set url or service, not both",
+			"refresh: must be at least 100ms, not 10ms",
+			"prometheus.bearer_token_file: /nonexistent/opsdeck-token: no such file",
+			"prometheus.workload_label: must be a Prometheus label name, not \"app-name\"",
+			"queries.cpu: must contain $selector inside its label matchers, e.g. metric{$selector}",
+			"thresholds.errors.above: must be a number between 0 and 1 (a ratio: 0.05 is 5 %), not 5",
+			"thresholds.latency: unknown metric (want one of rps, errors, p99, cpu, memory)",
+			"thresholds.memory.below: must be a number of at least 0 (bytes), not -1",
+			"services.payment-service.thresholds.errors: set above or below, not both",
+			"guard.no_data: must be inconclusive or rollback, not \"panic\"",
+			"notify.alertmanager_url: must be an http or https URL, not \"alertmanager:9093\"",
+			"keys.rollback[0]: \"d\" is also bound to deploy",
+			"keys.dance: unknown action (want one of deploy, rollback, guard, pause, restart, scale, filter, help, quit)",
+		}},
+		{"missing.yaml", []string{"no such file"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			var got []string
+			for _, err := range Check(filepath.Join("testdata", tt.file)) {
+				got = append(got, err.Error())
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Check(%s):\n got  %q\n want %q", tt.file, got, tt.want)
+			}
+			for _, line := range got {
+				if strings.Contains(line, "\n") {
+					t.Errorf("problem on more than one line: %q", line)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadGood(t *testing.T) {
+	c, err := Load("testdata/good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.Refresh = D(time.Second)
+	want.Prometheus.URL = "https://prometheus.example.internal:9090"
+	want.Prometheus.Timeout = D(3 * time.Second)
+	want.Prometheus.TLS.InsecureSkipVerify = true
+	want.Prometheus.WorkloadLabel = "replicaset"
+	want.Queries.Window = D(2 * time.Minute)
+	want.Thresholds["errors"] = Rule{Above: float(0.02), For: D(20 * time.Second), Action: ActionRollback}
+	want.Thresholds["rps"] = Rule{Below: float(5), For: D(time.Minute), Action: ActionAlert}
+	delete(want.Thresholds, "cpu")
+	want.Services["payment-service"] = ServiceConfig{Thresholds: map[string]Rule{
+		"p99":    {Above: float(2.5), For: D(30 * time.Second), Action: ActionRollback},
+		"errors": {Above: float(0.02), For: D(20 * time.Second), Action: ActionAlert},
+	}}
+	want.Guard.NoData = NoDataRollback
+	want.Notify.WebhookURL = "http://127.0.0.1:8080/hook"
+	want.Keys["guard"] = []string{"g", "G"}
+	if !reflect.DeepEqual(c, want) {
+		got, _ := yaml.Marshal(c)
+		exp, _ := yaml.Marshal(want)
+		t.Errorf("Load(good.yaml):\n%s\nwant:\n%s", got, exp)
+	}
+
+	ts := c.ThresholdSet()
+	if th, _ := ts.For("payment-service", domain.MetricErrorRatio); th.Rollback || th.Value != 0.02 {
+		t.Errorf("payment-service errors = %+v, want alert at 0.02", th)
+	}
+	if th, _ := ts.For("order-service", domain.MetricErrorRatio); !th.Rollback || th.For != 20*time.Second {
+		t.Errorf("order-service errors = %+v, want rollback after 20s", th)
+	}
+	if th, _ := ts.For("order-service", domain.MetricRequestRate); !th.Below || th.Value != 5 || !th.Breached(4) {
+		t.Errorf("rps = %+v, want below 5", th)
+	}
+	if _, ok := ts.For("order-service", domain.MetricCPU); ok {
+		t.Error("cpu rule removed by null is still there")
+	}
+}
+
+func TestLoadError(t *testing.T) {
+	_, err := Load("testdata/bad-action.yaml")
+	var ce *Error
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 {
+		t.Fatalf("Load = %v, want one problem", err)
+	}
+	want := `config testdata/bad-action.yaml: thresholds.memory.action: must be alert or rollback, not "page"`
+	if err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+}
+
+// The embedded default.yaml documents the defaults; it must say exactly what Default returns.
+func TestDefaultYAMLIsDefault(t *testing.T) {
+	var c Config
+	if err := yaml.UnmarshalStrict(DefaultYAML(), &c); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, Default()) {
+		got, _ := yaml.Marshal(c)
+		want, _ := yaml.Marshal(Default())
+		t.Errorf("default.yaml decodes to\n%s\nDefault() is\n%s", got, want)
+	}
+	if errs := Default().Validate(); errs != nil {
+		t.Errorf("defaults are invalid: %v", errs)
+	}
+	c, errs := Parse(DefaultYAML())
+	if errs != nil || !reflect.DeepEqual(c, Default()) {
+		t.Errorf("Parse(default.yaml) = %v", errs)
+	}
+	ts := Default().ThresholdSet()
+	want := map[domain.Metric]domain.Threshold{
+		domain.MetricErrorRatio: {Metric: domain.MetricErrorRatio, Value: 0.05, For: 20 * time.Second, Rollback: true},
+		domain.MetricLatencyP99: {Metric: domain.MetricLatencyP99, Value: 1, For: 30 * time.Second, Rollback: true},
+		domain.MetricCPU:        {Metric: domain.MetricCPU, Value: 0.9, For: time.Minute},
+		domain.MetricMemory:     {Metric: domain.MetricMemory, Value: 1 << 30, For: time.Minute},
+	}
+	if !reflect.DeepEqual(ts.Default, want) {
+		t.Errorf("default thresholds %+v", ts.Default)
+	}
+}
+
+func TestLoadDefaultPath(t *testing.T) {
+	xdg := t.TempDir()
+	home := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", xdg)
+	t.Setenv("HOME", home)
+
+	c, err := Load("")
+	if err != nil || !reflect.DeepEqual(c, Default()) {
+		t.Fatalf("no file: Load = %v, want the defaults", err)
+	}
+
+	write := func(dir, body string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(dir, "opsdeck"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "opsdeck", "config.yaml"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(home, ".config"), "refresh: 3s\n")
+	if c, _ := Load(""); c.Refresh.Duration != 3*time.Second {
+		t.Errorf("~/.config file: refresh %s, want 3s", c.Refresh)
+	}
+	write(xdg, "refresh: 4s\n")
+	if c, _ := Load(""); c.Refresh.Duration != 4*time.Second {
+		t.Errorf("XDG file: refresh %s, want 4s", c.Refresh)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		20 * time.Second:                 `"20s"`,
+		time.Minute:                      `"1m"`,
+		90 * time.Second:                 `"1m30s"`,
+		time.Hour:                        `"1h"`,
+		1500 * time.Millisecond:          `"1.5s"`,
+		0:                                `"0s"`,
+		time.Hour + 30*time.Minute:       `"1h30m"`,
+		2*time.Hour + 5*time.Millisecond: `"2h0m0.005s"`,
+	} {
+		b, err := D(d).MarshalJSON()
+		if err != nil || string(b) != want {
+			t.Errorf("%v marshals to %s, want %s", d, b, want)
+		}
+		var back Duration
+		if err := back.UnmarshalJSON(b); err != nil || back.Duration != d {
+			t.Errorf("%s reads back as %v (%v)", b, back, err)
+		}
+	}
+}
