@@ -1,0 +1,49 @@
+# opsdeck: build, test and demo. `make demo` and `make test` are the README's quick start.
+
+GO           ?= go
+BIN          ?= bin
+SANDBOX_DIR  ?= $(or $(TMPDIR),/tmp)/opsdeck-sandbox
+STATICCHECK  ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOBIN_DIR    ?= $(shell $(GO) env GOPATH)/bin
+
+.PHONY: build test unit demo sandbox sandbox-down sandbox-bin bench lint install clean
+
+build:
+	$(GO) build -o $(BIN)/opsdeck ./cmd/opsdeck
+
+# Every test, the sandbox integration tests included: one sandbox is started for the whole run
+# and stopped afterwards (testdata/test.sh).
+test:
+	testdata/test.sh
+
+# Tests that need no sandbox: the pure, model and golden-screen tests.
+unit:
+	$(GO) test -short ./...
+
+demo:
+	$(GO) run ./cmd/opsdeck --demo
+
+# Builds the Kubernetes, etcd and kwok binaries once per machine (cached outside the checkout).
+sandbox-bin:
+	testdata/tools/build.sh
+
+sandbox:
+	$(GO) run ./cmd/sandbox up --dir $(SANDBOX_DIR)
+
+sandbox-down:
+	$(GO) run ./cmd/sandbox down --dir $(SANDBOX_DIR)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint:
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+# Installs opsdeck, and kubectl-opsdeck so that `kubectl opsdeck ...` works as a plugin.
+install:
+	$(GO) install ./cmd/opsdeck
+	ln -sf $(GOBIN_DIR)/opsdeck $(GOBIN_DIR)/kubectl-opsdeck
+
+clean:
+	rm -rf $(BIN)
