@@ -1,0 +1,311 @@
+package app
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/ui/components/dialog"
+	"github.com/opsdeck/opsdeck/ui/format"
+	"github.com/opsdeck/opsdeck/ui/imageref"
+)
+
+// stage is where an action's dialogs are.
+type stage int
+
+const (
+	stageNone stage = iota
+	stageContainer
+	stageImage
+	stageLoadingRevisions
+	stageRevision
+	stageReplicas
+	stageConfirm
+)
+
+// flow is the action being built by its dialogs.
+type flow struct {
+	stage     stage
+	action    domain.Action
+	svc       domain.Service
+	container int
+	from, to  string // what the confirmation shows
+	revisions []domain.Revision
+}
+
+// refuse is the one place that decides whether an action may start from a key.
+func (m *Model) refuse(kind domain.ActionKind) (domain.Service, bool) {
+	svc, ok := m.selected()
+	if !ok {
+		m.setStatus(string(kind)+": no service selected", true)
+		return svc, true
+	}
+	if m.opts.ReadOnly {
+		m.setStatus(fmt.Sprintf("read-only: %s of %s refused (started with --readonly)", kind, svc.Name), true)
+		return svc, true
+	}
+	return svc, false
+}
+
+func (m *Model) newAction(kind domain.ActionKind, svc domain.Service) domain.Action {
+	return domain.Action{Kind: kind, Namespace: svc.Namespace, Service: svc.Name, Trigger: domain.TriggerKey}
+}
+
+func (m *Model) open(d dialog.Model) {
+	m.dialog = &d
+}
+
+func (m *Model) closeDialog() {
+	m.dialog = nil
+	m.flow = flow{}
+}
+
+// beginDeploy asks for the container (when there are several), then the image.
+func (m *Model) beginDeploy() tea.Cmd {
+	svc, refused := m.refuse(domain.ActionDeploy)
+	if refused {
+		return nil
+	}
+	m.flow = flow{action: m.newAction(domain.ActionDeploy, svc), svc: svc}
+	if len(svc.Containers) > 1 {
+		var items []string
+		for _, c := range svc.Containers {
+			items = append(items, format.Fit(c.Name, 12)+" "+c.Image)
+		}
+		m.flow.stage = stageContainer
+		m.open(dialog.NewChoice(m.theme, m.keys, "deploy "+svc.Name+": which container?", nil, items, 0))
+		return nil
+	}
+	return m.askImage()
+}
+
+func (m *Model) askImage() tea.Cmd {
+	svc := m.flow.svc
+	current := svc.Image
+	var lines []string
+	if len(svc.Containers) > 0 {
+		c := svc.Containers[m.flow.container]
+		current = c.Image
+		m.flow.action.Container = c.Name
+		lines = append(lines, "container "+c.Name)
+	}
+	lines = append(lines, "new image (now "+current+"):")
+	m.flow.from = current
+	m.flow.stage = stageImage
+	validate := func(s string) error {
+		if err := imageref.Validate(s); err != nil {
+			return err
+		}
+		if s == current {
+			return fmt.Errorf("%s already runs %s: change the tag", svc.Name, s)
+		}
+		return nil
+	}
+	d := dialog.NewInput(m.theme, m.keys, "deploy "+svc.Name, lines, current, validate)
+	m.open(d)
+	return nil
+}
+
+// beginRollback reads the revisions, then opens the picker on the previous one.
+func (m *Model) beginRollback() tea.Cmd {
+	svc, refused := m.refuse(domain.ActionRollback)
+	if refused {
+		return nil
+	}
+	m.flow = flow{action: m.newAction(domain.ActionRollback, svc), svc: svc, stage: stageLoadingRevisions}
+	if r, ok := m.revisions[svc.Key()]; ok && r.rev == svc.Revision && r.err == nil {
+		m.openRevisionPicker(r.revs)
+		return nil
+	}
+	m.setStatus("reading revisions of "+svc.Name+"…", false)
+	return m.askRevisions(svc, true)
+}
+
+func (m *Model) revisionsArrived(r revisionsMsg) tea.Cmd {
+	if m.flow.stage != stageLoadingRevisions || m.flow.svc.Key() != r.key {
+		return nil
+	}
+	if r.err != nil {
+		m.setStatus("rollback "+m.flow.svc.Name+": "+r.err.Error(), true)
+		m.flow = flow{}
+		return nil
+	}
+	m.openRevisionPicker(r.revs)
+	return nil
+}
+
+func (m *Model) openRevisionPicker(revs []domain.Revision) {
+	svc := m.flow.svc
+	def := -1
+	var items []string
+	for i, r := range revs {
+		cur := ""
+		if r.Current {
+			cur = "  (current)"
+		} else if def < 0 {
+			def = i
+		}
+		age := ""
+		if !r.Created.IsZero() {
+			age = format.Age(m.now.Sub(r.Created))
+		}
+		items = append(items, format.FitLeft("r"+strconv.FormatInt(r.Number, 10), 4)+"  "+format.Fit(r.Image, 30)+" "+format.FitLeft(age, 4)+cur)
+	}
+	if def < 0 {
+		m.setStatus("rollback "+svc.Name+": no earlier revision to roll back to", true)
+		m.flow = flow{}
+		return
+	}
+	m.flow.revisions = revs
+	m.flow.stage = stageRevision
+	m.open(dialog.NewChoice(m.theme, m.keys, "roll back "+svc.Name+" to revision:", nil, items, def))
+}
+
+// beginPause pauses a running rollout or resumes a paused one, at once.
+func (m *Model) beginPause() tea.Cmd {
+	kind := domain.ActionPause
+	if svc, ok := m.selected(); ok && svc.Paused {
+		kind = domain.ActionResume
+	}
+	svc, refused := m.refuse(kind)
+	if refused {
+		return nil
+	}
+	return m.run(m.newAction(kind, svc))
+}
+
+func (m *Model) beginRestart() tea.Cmd {
+	svc, refused := m.refuse(domain.ActionRestart)
+	if refused {
+		return nil
+	}
+	m.flow = flow{action: m.newAction(domain.ActionRestart, svc), svc: svc, stage: stageConfirm}
+	m.open(dialog.NewConfirm(m.theme, m.keys, "restart "+svc.Name+"?", []string{
+		fmt.Sprintf("every pod is replaced, %d at a time (a new revision r%d)", 1, svc.Revision+1),
+	}))
+	return nil
+}
+
+func (m *Model) beginScale() tea.Cmd {
+	svc, refused := m.refuse(domain.ActionScale)
+	if refused {
+		return nil
+	}
+	m.flow = flow{action: m.newAction(domain.ActionScale, svc), svc: svc, stage: stageReplicas}
+	validate := func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return fmt.Errorf("replicas must be a whole number, 0 or more")
+		}
+		if n > 1000 {
+			return fmt.Errorf("replicas must be at most 1000")
+		}
+		if int32(n) == svc.Desired {
+			return fmt.Errorf("%s already has %d replicas", svc.Name, n)
+		}
+		return nil
+	}
+	m.open(dialog.NewInput(m.theme, m.keys, "scale "+svc.Name, []string{fmt.Sprintf("replicas (now %d):", svc.Desired)},
+		strconv.Itoa(int(svc.Desired)), validate))
+	return nil
+}
+
+// dialogKey passes a key to the open dialog and moves the flow on when it is submitted.
+func (m *Model) dialogKey(k tea.KeyPressMsg) tea.Cmd {
+	d, out, cmd := m.dialog.Update(k)
+	m.dialog = &d
+	switch out {
+	case dialog.Cancelled:
+		m.setStatus(string(m.flow.action.Kind)+" cancelled", false)
+		m.closeDialog()
+		return nil
+	case dialog.Pending:
+		return cmd
+	}
+	f := &m.flow
+	svc := f.svc
+	switch f.stage {
+	case stageContainer:
+		f.container = d.Index()
+		return m.askImage()
+	case stageImage:
+		f.action.Image = d.Value()
+		f.to = d.Value()
+		lines := []string{f.from + " -> " + f.to}
+		if len(svc.Containers) > 1 {
+			lines = append([]string{"container " + f.action.Container}, lines...)
+		}
+		f.stage = stageConfirm
+		m.open(dialog.NewConfirm(m.theme, m.keys, "deploy "+svc.Name+"?", lines))
+	case stageRevision:
+		r := f.revisions[d.Index()]
+		f.action.ToRevision = r.Number
+		cur := svc.Image
+		for _, x := range f.revisions {
+			if x.Current {
+				cur = "r" + strconv.FormatInt(x.Number, 10) + " " + x.Image
+			}
+		}
+		f.from, f.to = cur, "r"+strconv.FormatInt(r.Number, 10)+" "+r.Image
+		f.stage = stageConfirm
+		lines := []string{f.from + " -> " + f.to}
+		if r.Current {
+			lines = append(lines, "(this is the current revision: the rollback will be skipped)")
+		}
+		m.open(dialog.NewConfirm(m.theme, m.keys, "roll back "+svc.Name+"?", lines))
+	case stageReplicas:
+		n, _ := strconv.Atoi(d.Value())
+		f.action.Replicas = int32(n)
+		f.stage = stageConfirm
+		m.open(dialog.NewConfirm(m.theme, m.keys, "scale "+svc.Name+"?",
+			[]string{fmt.Sprintf("%d -> %d replicas", svc.Desired, n)}))
+	case stageConfirm:
+		a := f.action
+		m.closeDialog()
+		return m.run(a)
+	}
+	return cmd
+}
+
+// run sends an action to the executor.
+func (m *Model) run(a domain.Action) tea.Cmd {
+	m.pending++
+	m.setStatus(fmt.Sprintf("%s %s…", a.Kind, a.Service), false)
+	return execute(m.ctx, m.backend, a)
+}
+
+// actionDone records an action's result in the events pane and the status line.
+func (m *Model) actionDone(msg actionDoneMsg) tea.Cmd {
+	m.pending = max(0, m.pending-1)
+	a := msg.action
+	ev := domain.Event{Time: msg.result.At, Source: domain.SourceAction, Type: "Normal", Reason: string(a.Kind), Object: "deployment/" + a.Service}
+	if ev.Time.IsZero() {
+		ev.Time = m.now
+	}
+	if msg.err != nil {
+		ev.Type = "Warning"
+		ev.Message = oneLine(msg.err.Error())
+		m.setStatus(fmt.Sprintf("%s %s failed: %s", a.Kind, a.Service, ev.Message), true)
+	} else {
+		ev.Message = msg.result.Message
+		if ev.Message == "" {
+			ev.Message = fmt.Sprintf("%s %s done", a.Kind, a.Service)
+		}
+		m.setStatus(ev.Message, false)
+	}
+	m.events.Add(ev)
+	if svc, ok := m.state.FindByName(a.Namespace, a.Service); ok {
+		return m.askRevisions(svc, true)
+	}
+	return nil
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}

@@ -1,0 +1,58 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+// startWatch opens the backend's watch; the channel comes back as a message.
+func startWatch(ctx context.Context, b domain.Backend) tea.Cmd {
+	return func() tea.Msg {
+		return watchStartedMsg{ch: b.Watch(ctx)}
+	}
+}
+
+// waitForState blocks on the watch channel and returns one state; Update re-arms it.
+func waitForState(ch <-chan domain.ClusterState) tea.Cmd {
+	return func() tea.Msg {
+		st, ok := <-ch
+		if !ok {
+			return watchClosedMsg{}
+		}
+		return stateMsg{state: st, ch: ch}
+	}
+}
+
+func tick(d time.Duration, id int) tea.Cmd {
+	return tea.Tick(d, func(time.Time) tea.Msg { return tickMsg{id: id} })
+}
+
+func poll(ctx context.Context, b domain.Backend, gen int, svcs []domain.Service) tea.Cmd {
+	return func() tea.Msg {
+		return frameMsg{gen: gen, frame: b.Metrics(ctx, svcs)}
+	}
+}
+
+func fetchHistory(ctx context.Context, b domain.Backend, svc domain.Service, window, step time.Duration) tea.Cmd {
+	return func() tea.Msg {
+		series, err := b.History(ctx, svc, window, step)
+		return historyMsg{key: svc.Key(), ns: svc.Namespace, series: series, err: err}
+	}
+}
+
+func fetchRevisions(ctx context.Context, b domain.Backend, svc domain.Service) tea.Cmd {
+	return func() tea.Msg {
+		revs, err := b.Revisions(ctx, svc)
+		return revisionsMsg{key: svc.Key(), rev: svc.Revision, revs: revs, err: err}
+	}
+}
+
+func execute(ctx context.Context, b domain.Backend, a domain.Action) tea.Cmd {
+	return func() tea.Msg {
+		r, err := b.Execute(ctx, a)
+		return actionDoneMsg{action: a, result: r, err: err}
+	}
+}

@@ -1,0 +1,452 @@
+// Package app is the console's root Bubble Tea model: it owns the layout, the focus and the
+// routing of keys, feeds the panes from the backend's watch and metrics polls (all I/O in
+// commands), and turns keys into actions through the backend's one executor.
+package app
+
+import (
+	"context"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/ui/components/dialog"
+	"github.com/opsdeck/opsdeck/ui/components/events"
+	"github.com/opsdeck/opsdeck/ui/components/metrics"
+	"github.com/opsdeck/opsdeck/ui/components/rollout"
+	"github.com/opsdeck/opsdeck/ui/components/services"
+	"github.com/opsdeck/opsdeck/ui/keys"
+	"github.com/opsdeck/opsdeck/ui/theme"
+)
+
+// Minimum terminal size the layout needs.
+const (
+	MinWidth  = 80
+	MinHeight = 24
+)
+
+// pane identifies a focusable pane.
+type pane int
+
+const (
+	paneServices pane = iota
+	paneMetrics
+	paneRollout
+	paneEvents
+	numPanes
+)
+
+func (p pane) String() string {
+	return [...]string{"services", "metrics", "rollout", "events"}[p]
+}
+
+// Model is the root model. Create it with New.
+type Model struct {
+	backend domain.Backend
+	opts    Options
+	ctx     context.Context
+	cancel  context.CancelFunc
+	theme   theme.Theme
+	keys    keys.KeyMap
+	help    help.Model
+
+	width, height int
+	now           time.Time
+
+	identity  domain.Identity
+	state     domain.ClusterState
+	haveState bool
+	watching  bool
+
+	tickID    int
+	pollGen   int
+	polling   bool
+	frame     domain.MetricsFrame
+	haveFrame bool
+	lastGood  time.Time
+	store     *metrics.Store
+	backfill  map[string]bool
+	revisions map[string]revisionsMsg
+	revAsked  map[string]int64 // key -> revision asked for, while in flight
+
+	table   services.Model
+	metrics metrics.Pane
+	rollout rollout.Model
+	events  events.Model
+	alerts  *alerts
+
+	focus     pane
+	details   bool
+	showHelp  bool
+	filtering bool
+	filter    textinput.Model
+	selKey    string
+
+	dialog  *dialog.Model
+	flow    flow
+	pending int // actions in flight
+
+	status    string
+	statusBad bool
+	statusAt  time.Time
+
+	guardOn     bool
+	guardStates map[string]string
+	guardText   string
+}
+
+// New builds the console for backend b. Nothing runs until the program calls Init.
+func New(b domain.Backend, o Options) Model {
+	return newModel(context.Background(), b, o)
+}
+
+func newModel(parent context.Context, b domain.Backend, o Options) Model {
+	o = o.withDefaults()
+	ctx, cancel := context.WithCancel(parent)
+	th := theme.FromEnv()
+	km := keys.Default()
+	m := Model{
+		backend:   b,
+		opts:      o,
+		ctx:       ctx,
+		cancel:    cancel,
+		theme:     th,
+		keys:      km,
+		help:      help.New(),
+		identity:  b.Identity(),
+		store:     metrics.NewStore(int(o.HistoryWindow/o.Refresh) + 16),
+		backfill:  map[string]bool{},
+		revisions: map[string]revisionsMsg{},
+		revAsked:  map[string]int64{},
+		table:     services.New(th, o.Thresholds),
+		rollout:   rollout.New(th),
+		events:    events.New(th),
+		alerts:    newAlerts(),
+		guardOn:   o.GuardOn,
+	}
+	m.metrics = metrics.NewPane(th, o.Thresholds, m.store, o.HistoryWindow)
+	if err := m.keys.Apply(o.KeyOverrides); err != nil {
+		m.setStatus(err.Error(), true)
+	}
+	m.filter = textinput.New()
+	m.filter.Prompt = "/"
+	m.filter.Placeholder = "filter by name"
+	st := m.filter.Styles()
+	st.Cursor.Blink = false
+	m.filter.SetStyles(st)
+	m.now = o.Clock.Now()
+	m.layout()
+	return m
+}
+
+// withTheme replaces the theme (tests pin the plain one).
+func (m Model) withTheme(t theme.Theme) Model {
+	m.theme = t
+	m.table = services.New(t, m.opts.Thresholds)
+	m.rollout = rollout.New(t)
+	m.events = events.New(t)
+	m.metrics = metrics.NewPane(t, m.opts.Thresholds, m.store, m.opts.HistoryWindow)
+	m.layout()
+	return m
+}
+
+// Init starts the watch and the refresh ticks.
+func (m Model) Init() tea.Cmd {
+	return tea.Batch(startWatch(m.ctx, m.backend), tick(m.opts.Refresh, m.tickID))
+}
+
+// Update handles one message. It never blocks: I/O runs in the commands it returns.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	var cmds []tea.Cmd
+	m.now = m.opts.Clock.Now()
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.help.SetWidth(msg.Width)
+
+	case tea.KeyPressMsg:
+		cmds = append(cmds, m.handleKey(msg))
+
+	case watchStartedMsg:
+		m.watching = true
+		cmds = append(cmds, waitForState(msg.ch))
+
+	case stateMsg:
+		m.applyState(msg.state)
+		cmds = append(cmds, waitForState(msg.ch))
+		if !m.haveFrame && !m.polling {
+			cmds = append(cmds, m.startPoll())
+		}
+
+	case watchClosedMsg:
+		m.watching = false
+		if m.ctx.Err() == nil {
+			m.state.API = domain.Health{OK: false, Reconnecting: true, LastSuccess: m.state.API.LastSuccess, Err: "watch closed"}
+			cmds = append(cmds, tea.Tick(m.opts.Refresh, func(time.Time) tea.Msg { return restartWatchMsg{} }))
+		}
+
+	case restartWatchMsg:
+		if !m.watching && m.ctx.Err() == nil {
+			cmds = append(cmds, startWatch(m.ctx, m.backend))
+		}
+
+	case tickMsg:
+		if msg.id != m.tickID {
+			break // a stale tick loop
+		}
+		cmds = append(cmds, tick(m.opts.Refresh, m.tickID))
+		if !m.polling && m.haveState {
+			cmds = append(cmds, m.startPoll())
+		}
+
+	case frameMsg:
+		if msg.gen != m.pollGen {
+			break // a stale poll
+		}
+		m.polling = false
+		m.applyFrame(msg.frame)
+
+	case historyMsg:
+		if msg.err != nil {
+			m.backfill[msg.key] = false // ask again when selected again
+			m.setStatus("history of "+msg.key+": "+msg.err.Error(), true)
+			break
+		}
+		m.store.Backfill(msg.key, msg.ns, msg.series)
+
+	case revisionsMsg:
+		if m.revAsked[msg.key] == msg.rev {
+			delete(m.revAsked, msg.key)
+		}
+		m.revisions[msg.key] = msg
+		cmds = append(cmds, m.revisionsArrived(msg))
+
+	case actionDoneMsg:
+		cmds = append(cmds, m.actionDone(msg))
+
+	case GuardStatesMsg:
+		m.guardStates = msg.States
+		m.guardText = msg.Status
+		m.table.SetGuardStates(msg.States)
+
+	case ToggleGuardMsg:
+		m.guardOn = msg.On
+
+	default:
+		if m.dialog != nil {
+			d, _, cmd := m.dialog.Update(msg)
+			m.dialog = &d
+			cmds = append(cmds, cmd)
+		} else if m.filtering {
+			var cmd tea.Cmd
+			m.filter, cmd = m.filter.Update(msg)
+			cmds = append(cmds, cmd)
+		}
+	}
+	m.layout()
+	cmds = append(cmds, m.followSelection())
+	return m, tea.Batch(cmds...)
+}
+
+func (m *Model) startPoll() tea.Cmd {
+	m.pollGen++
+	m.polling = true
+	return poll(m.ctx, m.backend, m.pollGen, m.state.Services)
+}
+
+func (m *Model) applyState(st domain.ClusterState) {
+	m.state = st
+	m.haveState = true
+	m.table.SetServices(st.Services)
+	m.events.SetClusterEvents(st.Events)
+	if m.selKey == "" {
+		if s, ok := m.table.Selected(); ok {
+			m.selKey = s.Key()
+		}
+	}
+}
+
+func (m *Model) applyFrame(f domain.MetricsFrame) {
+	m.frame = f
+	m.haveFrame = true
+	if f.Err != nil {
+		return // keep the last good values; the header says they are stale
+	}
+	m.lastGood = f.At
+	m.store.AddFrame(f)
+	m.table.SetValues(f.Services)
+	for _, e := range m.alerts.observe(m.opts.Thresholds, m.state.Services, f) {
+		m.events.Add(e)
+	}
+}
+
+// selected is the selected service in its latest state.
+func (m Model) selected() (domain.Service, bool) {
+	return m.table.Selected()
+}
+
+// followSelection backfills a newly selected service's history once and reads its revisions
+// when its revision changed.
+func (m *Model) followSelection() tea.Cmd {
+	svc, ok := m.selected()
+	if !ok || !m.haveState {
+		return nil
+	}
+	m.selKey = svc.Key()
+	var cmds []tea.Cmd
+	if !m.backfill[svc.Key()] {
+		m.backfill[svc.Key()] = true
+		cmds = append(cmds, fetchHistory(m.ctx, m.backend, svc, m.opts.HistoryWindow, m.opts.Refresh))
+	}
+	if cmd := m.askRevisions(svc, false); cmd != nil {
+		cmds = append(cmds, cmd)
+	}
+	return tea.Batch(cmds...)
+}
+
+// askRevisions reads a service's revisions unless they are known (or asked for) at its
+// current revision; force asks again.
+func (m *Model) askRevisions(svc domain.Service, force bool) tea.Cmd {
+	if r, ok := m.revisions[svc.Key()]; ok && r.rev == svc.Revision && r.err == nil && !force {
+		return nil
+	}
+	if rev, ok := m.revAsked[svc.Key()]; ok && rev == svc.Revision && !force {
+		return nil
+	}
+	m.revAsked[svc.Key()] = svc.Revision
+	return fetchRevisions(m.ctx, m.backend, svc)
+}
+
+func (m *Model) setStatus(s string, bad bool) {
+	m.status, m.statusBad, m.statusAt = s, bad, m.now
+}
+
+func (m *Model) quit() tea.Cmd {
+	m.cancel()
+	return tea.Quit
+}
+
+// handleKey routes a key: to the open dialog, the help, the filter, then the global keys.
+func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
+	if k.String() == "ctrl+c" {
+		return m.quit()
+	}
+	if m.dialog != nil {
+		return m.dialogKey(k)
+	}
+	if m.showHelp {
+		switch {
+		case key.Matches(k, m.keys.Quit):
+			return m.quit()
+		case key.Matches(k, m.keys.Help), key.Matches(k, m.keys.Cancel):
+			m.showHelp = false
+		}
+		return nil
+	}
+	if m.filtering {
+		switch k.String() {
+		case "esc":
+			m.filtering = false
+			m.filter.Blur()
+			m.filter.SetValue("")
+			m.table.SetFilter("")
+			return nil
+		case "enter":
+			m.filtering = false
+			m.filter.Blur()
+			return nil
+		}
+		var cmd tea.Cmd
+		m.filter, cmd = m.filter.Update(k)
+		m.table.SetFilter(m.filter.Value())
+		return cmd
+	}
+	if m.width < MinWidth || m.height < MinHeight {
+		if key.Matches(k, m.keys.Quit) {
+			return m.quit()
+		}
+		return nil
+	}
+	km := m.keys
+	switch {
+	case key.Matches(k, km.Quit):
+		return m.quit()
+	case key.Matches(k, km.Help):
+		m.showHelp = true
+	case key.Matches(k, km.Cancel):
+		switch {
+		case m.details:
+			m.details = false
+		case m.table.Filter() != "":
+			m.filter.SetValue("")
+			m.table.SetFilter("")
+		}
+	case key.Matches(k, km.NextPane):
+		m.focus = (m.focus + 1) % numPanes
+		if m.details && m.focus != paneMetrics && m.focus != paneRollout {
+			m.focus = paneMetrics
+		}
+	case key.Matches(k, km.Details):
+		if _, ok := m.selected(); ok {
+			m.details = true
+			m.focus = paneRollout
+		}
+	case key.Matches(k, km.Filter):
+		m.filtering = true
+		m.filter.SetValue(m.table.Filter())
+		m.filter.CursorEnd()
+		return m.filter.Focus()
+	case key.Matches(k, km.Sort):
+		s := m.table.CycleSort()
+		m.setStatus("sorted by "+s.String(), false)
+	case key.Matches(k, km.Guard):
+		m.guardOn = !m.guardOn
+		on, hook := m.guardOn, m.opts.OnGuardToggle
+		state := "off"
+		if on {
+			state = "on"
+		}
+		m.setStatus("auto-guard: "+state, false)
+		return func() tea.Msg {
+			if hook != nil {
+				hook(on)
+			}
+			return nil
+		}
+	case key.Matches(k, km.Up):
+		m.move(-1)
+	case key.Matches(k, km.Down):
+		m.move(1)
+	case key.Matches(k, km.Top):
+		m.move(-1 << 20)
+	case key.Matches(k, km.Bottom):
+		m.move(1 << 20)
+	case key.Matches(k, km.Deploy):
+		return m.beginDeploy()
+	case key.Matches(k, km.Rollback):
+		return m.beginRollback()
+	case key.Matches(k, km.Pause):
+		return m.beginPause()
+	case key.Matches(k, km.Restart):
+		return m.beginRestart()
+	case key.Matches(k, km.Scale):
+		return m.beginScale()
+	}
+	return nil
+}
+
+// move moves within the focused pane: the service selection, or a scroll.
+func (m *Model) move(delta int) {
+	switch m.focus {
+	case paneRollout:
+		m.rollout.Scroll(delta)
+	case paneEvents:
+		m.events.Scroll(delta)
+	default:
+		if !m.details {
+			m.table.Move(delta)
+		}
+	}
+}

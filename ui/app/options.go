@@ -1,0 +1,42 @@
+package app
+
+import (
+	"time"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+// Options configure the console. The zero value works: defaults fill what is unset.
+type Options struct {
+	// Clock gives the time; SystemClock in production, a manual clock in tests.
+	Clock domain.Clock
+	// Refresh is the metrics refresh interval (default 2s).
+	Refresh time.Duration
+	// Thresholds colour values, mark breaches and raise the console's alerts.
+	Thresholds domain.Thresholds
+	// ReadOnly refuses deploy, rollback, pause/resume, restart and scale with a message in
+	// place (the executor refuses too; the console says so before asking anything).
+	ReadOnly bool
+	// KeyOverrides rebinds actions by name, from the config ("deploy": ["D"]); see keys.Names.
+	KeyOverrides map[string][]string
+	// HistoryWindow is the span of the sparklines (default 10m).
+	HistoryWindow time.Duration
+	// OnGuardToggle, when set, is called (from a command, not from Update) when the user
+	// switches auto-guard on or off with its key.
+	OnGuardToggle func(on bool)
+	// GuardOn is the auto-guard state at start.
+	GuardOn bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.Clock == nil {
+		o.Clock = domain.SystemClock{}
+	}
+	if o.Refresh <= 0 {
+		o.Refresh = 2 * time.Second
+	}
+	if o.HistoryWindow <= 0 {
+		o.HistoryWindow = 10 * time.Minute
+	}
+	return o
+}

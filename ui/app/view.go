@@ -1,0 +1,219 @@
+package app
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/opsdeck/opsdeck/ui/components/header"
+	"github.com/opsdeck/opsdeck/ui/format"
+)
+
+// statusTTL is how long an action's status line stays before the key help returns.
+const statusTTL = 15 * time.Second
+
+// sizes is the screen's layout at the current size.
+type sizes struct {
+	tableH, midH, eventsH int
+	metricsW, rolloutW    int
+}
+
+func (m Model) sizes() sizes {
+	var s sizes
+	s.metricsW = m.width * 3 / 5
+	s.rolloutW = m.width - s.metricsW - 1
+	if m.details {
+		s.midH = max(1, m.height-header.Height-2)
+		return s
+	}
+	// header, three pane titles and the status line.
+	avail := m.height - header.Height - 4
+	s.tableH = min(m.table.Total()+1, max(6, avail*35/100))
+	s.tableH = max(s.tableH, 2)
+	rest := avail - s.tableH
+	s.eventsH = max(2, rest/4)
+	s.midH = max(1, rest-s.eventsH)
+	return s
+}
+
+// layout hands sizes and the selected service to the panes. Update calls it after every
+// message, so View only assembles.
+func (m *Model) layout() {
+	if m.width <= 0 || m.height <= 0 {
+		return
+	}
+	s := m.sizes()
+	m.table.SetSize(m.width, s.tableH)
+	m.table.SetFocused(m.focus == paneServices && !m.details)
+	m.metrics.SetSize(s.metricsW, s.midH)
+	m.rollout.SetSize(s.rolloutW, s.midH)
+	m.events.SetSize(m.width, s.eventsH)
+	svc, ok := m.selected()
+	m.metrics.SetService(svc, ok)
+	end := m.lastGood
+	if end.IsZero() {
+		end = m.now
+	}
+	m.metrics.SetNow(end)
+	m.rollout.SetService(svc, ok)
+	if r, have := m.revisions[svc.Key()]; have && ok {
+		m.rollout.SetRevisions(r.revs, r.err)
+	}
+	m.rollout.SetNow(m.now)
+}
+
+// View renders the screen. It only assembles what the panes cached.
+func (m Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "opsdeck"
+	if m.identity.Demo {
+		v.WindowTitle = "opsdeck (demo)"
+	}
+	return v
+}
+
+func (m Model) render() string {
+	if m.width <= 0 || m.height <= 0 {
+		return "opsdeck: starting…"
+	}
+	if m.width < MinWidth || m.height < MinHeight {
+		return format.Fit(fmt.Sprintf("terminal too small (%dx%d): need at least %dx%d", m.width, m.height, MinWidth, MinHeight), m.width)
+	}
+	s := m.sizes()
+	var b strings.Builder
+	b.Grow(m.width * m.height * 4)
+	b.WriteString(header.View(m.theme, m.width, m.headerInfo()))
+	svc, hasSvc := m.selected()
+	name := ""
+	if hasSvc {
+		name = svc.Name
+	}
+	if m.details {
+		b.WriteByte('\n')
+		b.WriteString(m.title("details: "+name+"  (esc back)", m.width, false))
+		m.writeMiddle(&b, s, name)
+	} else {
+		b.WriteByte('\n')
+		tt := fmt.Sprintf("services %d/%d · sort %s", m.table.Len(), m.table.Total(), m.table.Sort())
+		if f := m.table.Filter(); f != "" {
+			tt += fmt.Sprintf(" · filter %q", f)
+		}
+		b.WriteString(m.title(tt, m.width, m.focus == paneServices))
+		b.WriteByte('\n')
+		b.WriteString(m.table.View())
+		m.writeMiddle(&b, s, name)
+		b.WriteByte('\n')
+		et := "events"
+		if n := m.alerts.active(); n > 0 {
+			et += fmt.Sprintf(" · %d alert(s) firing", n)
+		}
+		b.WriteString(m.title(et, m.width, m.focus == paneEvents))
+		b.WriteByte('\n')
+		b.WriteString(m.events.View())
+	}
+	b.WriteByte('\n')
+	b.WriteString(m.statusLine())
+	screen := b.String()
+	switch {
+	case m.dialog != nil:
+		screen = overlay(screen, m.dialog.View(m.width-4), m.width)
+	case m.showHelp:
+		screen = overlay(screen, m.theme.Dialog.Render(m.theme.DialogHdr.Render("keys")+"\n\n"+m.help.FullHelpView(m.keys.FullHelp())+"\n\n"+m.theme.Muted.Render("? or esc closes")), m.width)
+	}
+	return screen
+}
+
+// writeMiddle writes the metrics and rollout panes side by side, with their titles.
+func (m Model) writeMiddle(b *strings.Builder, s sizes, name string) {
+	b.WriteByte('\n')
+	mt := "metrics"
+	if name != "" {
+		mt += ": " + name
+	}
+	b.WriteString(m.title(mt, s.metricsW, m.focus == paneMetrics))
+	b.WriteString(m.theme.Rule.Render("┬"))
+	b.WriteString(m.title("rollout", s.rolloutW, m.focus == paneRollout))
+	left := strings.Split(m.metrics.View(), "\n")
+	right := strings.Split(m.rollout.View(), "\n")
+	sep := m.theme.Rule.Render("│")
+	for i := range s.midH {
+		b.WriteByte('\n')
+		if i < len(left) {
+			b.WriteString(left[i])
+		}
+		b.WriteString(sep)
+		if i < len(right) {
+			b.WriteString(right[i])
+		}
+	}
+}
+
+// title is a pane title followed by a rule; the focused pane's title is marked with "▶" and
+// highlighted.
+func (m Model) title(text string, width int, focused bool) string {
+	var t string
+	if focused {
+		t = m.theme.Focused.Render("▶ " + text + " ")
+	} else {
+		t = m.theme.Title.Render("  " + text + " ")
+	}
+	w := ansi.StringWidth(t)
+	if w >= width {
+		return format.Fit(t, width)
+	}
+	return t + m.theme.Rule.Render(strings.Repeat("─", width-w))
+}
+
+func (m Model) headerInfo() header.Info {
+	return header.Info{
+		Identity:    m.identity,
+		API:         m.state.API,
+		HaveState:   m.haveState,
+		HaveMetrics: m.haveFrame,
+		MetricsErr:  m.frame.Err,
+		MetricsOK:   m.lastGood,
+		Guard:       m.guardOn,
+		GuardText:   m.guardText,
+		ReadOnly:    m.opts.ReadOnly,
+		Now:         m.now,
+	}
+}
+
+// statusLine is the filter input while filtering, else a recent status message, else the
+// short key help.
+func (m Model) statusLine() string {
+	switch {
+	case m.filtering:
+		return format.Fit(m.filter.View()+m.theme.Muted.Render("   enter keep · esc clear"), m.width)
+	case m.status != "" && m.now.Sub(m.statusAt) < statusTTL:
+		if m.statusBad {
+			return format.Fit(m.theme.Bad.Render("✗ "+m.status), m.width)
+		}
+		return format.Fit(m.theme.OK.Render("• ")+m.status, m.width)
+	}
+	return format.Fit(m.help.ShortHelpView(m.keys.ShortHelp()), m.width)
+}
+
+// overlay draws box centred over screen.
+func overlay(screen, box string, width int) string {
+	lines := strings.Split(screen, "\n")
+	bl := strings.Split(box, "\n")
+	bw := 0
+	for _, l := range bl {
+		bw = max(bw, ansi.StringWidth(l))
+	}
+	bw = min(bw, width)
+	x := max(0, (width-bw)/2)
+	y := max(0, (len(lines)-len(bl))/2)
+	for i, l := range bl {
+		if y+i >= len(lines) {
+			break
+		}
+		base := lines[y+i]
+		lines[y+i] = ansi.Truncate(base, x, "") + format.Fit(l, bw) + ansi.TruncateLeft(base, x+bw, "")
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,169 @@
+// Package rollout is the rollout pane of the selected service: progress of updated, ready and
+// available replicas against desired, a stalled rollout (ProgressDeadlineExceeded) shown
+// first, the new and old ReplicaSets with their pods, and the revision history.
+package rollout
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/ui/format"
+	"github.com/opsdeck/opsdeck/ui/theme"
+)
+
+// Model is the rollout pane.
+type Model struct {
+	theme         theme.Theme
+	width, height int
+	svc           domain.Service
+	has           bool
+	revisions     []domain.Revision
+	revErr        string
+	now           time.Time
+	offset        int
+}
+
+// New returns an empty pane.
+func New(t theme.Theme) Model { return Model{theme: t} }
+
+// SetSize sets the content size.
+func (m *Model) SetSize(w, h int) { m.width, m.height = w, h }
+
+// SetService sets the service to show; a different service resets the scroll position.
+func (m *Model) SetService(svc domain.Service, ok bool) {
+	if svc.Key() != m.svc.Key() {
+		m.offset = 0
+		m.revisions, m.revErr = nil, ""
+	}
+	m.svc, m.has = svc, ok
+}
+
+// SetRevisions sets the revision history (newest first) or the error reading it.
+func (m *Model) SetRevisions(revs []domain.Revision, err error) {
+	m.revisions, m.revErr = revs, ""
+	if err != nil {
+		m.revErr = err.Error()
+	}
+}
+
+// SetNow sets the time ages are measured from.
+func (m *Model) SetNow(t time.Time) { m.now = t }
+
+// Scroll moves the view by delta lines.
+func (m *Model) Scroll(delta int) { m.offset = max(0, m.offset+delta) }
+
+// Lines renders every line of the pane, before fitting it to the height.
+func (m Model) Lines() []string {
+	t := m.theme
+	if !m.has {
+		return []string{t.Muted.Render("select a service")}
+	}
+	s := m.svc
+	var out []string
+	phase := string(s.Phase)
+	switch s.Phase {
+	case domain.PhaseComplete:
+		phase = t.OK.Render(phase)
+	case domain.PhaseStalled:
+		phase = t.Bad.Render("STALLED")
+	default:
+		phase = t.Warn.Render(phase)
+	}
+	out = append(out, t.Value.Render("r"+strconv.FormatInt(s.Revision, 10))+" "+s.Image+"  "+phase)
+	for _, c := range s.Conditions {
+		if c.Reason == "ProgressDeadlineExceeded" {
+			out = append(out, t.Bad.Render("! ProgressDeadlineExceeded")+" "+c.Message)
+		}
+	}
+	barW := max(4, min(30, m.width-20))
+	bar := func(label string, n int32) string {
+		frac := 0.0
+		if s.Desired > 0 {
+			frac = float64(n) / float64(s.Desired)
+		}
+		b := format.Bar(frac, barW)
+		if n >= s.Desired {
+			b = t.OK.Render(b)
+		} else {
+			b = t.Warn.Render(b)
+		}
+		return format.Fit(label, 10) + b + " " + strconv.Itoa(int(n)) + "/" + strconv.Itoa(int(s.Desired))
+	}
+	out = append(out, bar("updated", s.Updated), bar("ready", s.Ready), bar("available", s.Available))
+	if s.Message != "" && s.Phase != domain.PhaseStalled {
+		out = append(out, t.Muted.Render(s.Message))
+	}
+	for _, rs := range s.ReplicaSets {
+		if len(rs.Pods) == 0 && rs.Replicas == 0 {
+			continue
+		}
+		tag, style := "OLD", t.Old
+		if rs.Revision == s.Revision {
+			tag, style = "NEW", t.New
+		}
+		out = append(out, style.Render(tag+" r"+strconv.FormatInt(rs.Revision, 10))+" "+rs.Name+" "+
+			strconv.Itoa(int(rs.Ready))+"/"+strconv.Itoa(int(rs.Replicas))+" ready  "+t.Muted.Render(domain.ImageTag(rs.Image)))
+		for _, p := range rs.Pods {
+			state := t.OK.Render("ready")
+			if !p.Ready {
+				state = t.Warn.Render("not ready")
+			}
+			line := "  " + format.Fit(p.Name, max(10, min(len(p.Name), m.width-34))) + " " + state +
+				" restarts " + strconv.Itoa(int(p.Restarts))
+			if p.Reason != "" {
+				reason := p.Reason
+				if strings.Contains(reason, "BackOff") || strings.Contains(reason, "Err") {
+					reason = t.Bad.Render(reason)
+				}
+				line += " " + reason
+			}
+			out = append(out, line)
+		}
+	}
+	for _, c := range s.Conditions {
+		if c.Reason == "ProgressDeadlineExceeded" {
+			continue
+		}
+		out = append(out, t.Muted.Render(c.Type+"="+c.Status+" "+c.Reason))
+	}
+	out = append(out, t.Title.Render("history"))
+	switch {
+	case m.revErr != "":
+		out = append(out, t.Bad.Render("revisions: "+m.revErr))
+	case m.revisions == nil:
+		out = append(out, t.Muted.Render("loading…"))
+	}
+	for _, r := range m.revisions {
+		mark := " "
+		if r.Current {
+			mark = "*"
+		}
+		age := ""
+		if !r.Created.IsZero() && !m.now.IsZero() {
+			age = format.Age(m.now.Sub(r.Created))
+		}
+		out = append(out, mark+format.FitLeft("r"+strconv.FormatInt(r.Number, 10), 4)+" "+
+			format.Fit(domain.ImageTag(r.Image), 10)+" "+format.FitLeft(age, 4)+" "+t.Muted.Render(r.ChangeCause))
+	}
+	return out
+}
+
+// View renders exactly height lines of width cells, scrolled by the offset.
+func (m Model) View() string {
+	lines := m.Lines()
+	off := max(0, min(m.offset, len(lines)-m.height))
+	var b strings.Builder
+	for i := range m.height {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		l := ""
+		if off+i < len(lines) {
+			l = lines[off+i]
+		}
+		b.WriteString(format.Fit(l, m.width))
+	}
+	return b.String()
+}
