@@ -1,0 +1,303 @@
+package guard
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+// Config is what the engine needs from the configuration.
+type Config struct {
+	// Window is how long after a rollout began the guard may still roll it back.
+	Window time.Duration
+	// StableAfter is how long a revision must run without a breach to count as known-good.
+	StableAfter time.Duration
+	// NoDataRollback treats missing samples as a breach (default: inconclusive).
+	NoDataRollback bool
+	Thresholds     domain.Thresholds
+}
+
+// Engine is the per-service guard state machine. It is not safe for concurrent use; one
+// goroutine feeds it.
+type Engine struct {
+	cfg    Config
+	tracks map[string]*track
+}
+
+// track is what the engine remembers about one service. ReplicaSets identify revisions: a
+// rollback gives an old template a new revision number but keeps its ReplicaSet (its name
+// carries the template hash).
+type track struct {
+	currentRS string
+	// cleanSince is when the current ReplicaSet was last seen without a breach after one.
+	cleanSince time.Time
+	knownGood  map[string]bool
+	rejected   map[string]bool
+	// breachSince is when each rollback rule started to be breached by the new revision.
+	breachSince map[domain.Metric]time.Time
+	// pending is set between a decision and its outcome; held after a rollback.
+	pending *Decision
+	heldRS  string
+	heldMsg string
+}
+
+// New returns an engine with the given configuration.
+func New(cfg Config) *Engine {
+	return &Engine{cfg: cfg, tracks: map[string]*track{}}
+}
+
+// Evaluate judges every service of the state at time now with the metrics frame, and returns
+// their statuses (keyed by service) and the rollbacks to perform. A returned decision must be
+// answered with Done.
+func (e *Engine) Evaluate(now time.Time, st domain.ClusterState, f domain.MetricsFrame) (map[string]Status, []Decision) {
+	statuses := make(map[string]Status, len(st.Services))
+	var decisions []Decision
+	for _, svc := range st.Services {
+		s, d := e.evaluate(now, svc, f)
+		statuses[svc.Key()] = s
+		if d != nil {
+			decisions = append(decisions, *d)
+		}
+	}
+	return statuses, decisions
+}
+
+// Done records the outcome of a decision. A success (or a conflict: someone else acted) holds
+// the service; the bad ReplicaSet is never chosen as a target again.
+func (e *Engine) Done(d Decision, err error, conflict bool) {
+	t := e.tracks[d.Service.Key()]
+	if t == nil {
+		return
+	}
+	t.pending = nil
+	t.rejected[d.FromRS] = true
+	switch {
+	case err == nil:
+		t.heldRS, t.heldMsg = d.ToRS, "rolled back: "+d.Reason
+	case conflict:
+		t.heldRS, t.heldMsg = "", "someone else acted first: "+err.Error()
+	default:
+		// A failed rollback (RBAC, API down) is not retried blindly: hold and say why.
+		t.heldRS, t.heldMsg = d.FromRS, "rollback failed: "+err.Error()
+	}
+}
+
+// Clear releases a held service: a human has looked at it.
+func (e *Engine) Clear(key string) {
+	if t := e.tracks[key]; t != nil {
+		t.heldRS, t.heldMsg = "", ""
+		t.breachSince = map[domain.Metric]time.Time{}
+	}
+}
+
+func (e *Engine) track(svc domain.Service, now time.Time) *track {
+	t := e.tracks[svc.Key()]
+	if t == nil {
+		t = &track{knownGood: map[string]bool{}, rejected: map[string]bool{}, breachSince: map[domain.Metric]time.Time{}}
+		e.tracks[svc.Key()] = t
+		// A revision that has been rolled out for longer than StableAfter when first seen has
+		// proven itself, as far as anyone watching can tell.
+		if svc.Phase == domain.PhaseComplete && !svc.RolloutStarted.IsZero() && now.Sub(svc.RolloutStarted) >= e.cfg.StableAfter {
+			if rs, ok := svc.NewReplicaSet(); ok {
+				t.knownGood[rs.Name] = true
+			}
+		}
+	}
+	return t
+}
+
+func (e *Engine) evaluate(now time.Time, svc domain.Service, f domain.MetricsFrame) (Status, *Decision) {
+	t := e.track(svc, now)
+	st := Status{Service: svc.Key(), Old: math.NaN(), Value: math.NaN()}
+	newRS, ok := svc.NewReplicaSet()
+	if !ok {
+		st.Verdict, st.Detail = VerdictWatching, "waiting for the new ReplicaSet"
+		return st, nil
+	}
+	if newRS.Name != t.currentRS {
+		// A new revision is current: a deploy, a rollback or a human's undo.
+		if t.heldRS != "" && newRS.Name != t.heldRS {
+			t.heldRS, t.heldMsg = "", ""
+		}
+		if t.heldRS == "" && t.heldMsg != "" {
+			t.heldMsg = ""
+		}
+		t.currentRS, t.cleanSince = newRS.Name, now
+		t.breachSince = map[domain.Metric]time.Time{}
+	}
+	if t.pending != nil {
+		st.Verdict, st.Detail = VerdictRollingBack, t.pending.Reason
+		return st, nil
+	}
+	if t.heldMsg != "" {
+		st.Verdict, st.Detail = VerdictHeld, t.heldMsg
+		return st, nil
+	}
+
+	inWindow := svc.Phase == domain.PhaseProgressing || svc.Phase == domain.PhaseStalled ||
+		(!svc.RolloutStarted.IsZero() && now.Sub(svc.RolloutStarted) <= e.cfg.Window)
+
+	// Evidence without metrics.
+	var reason string
+	if svc.Phase == domain.PhaseStalled {
+		reason = "rollout stalled (ProgressDeadlineExceeded): " + svc.Message
+	} else if p, bad := crashing(newRS); bad {
+		reason = fmt.Sprintf("pod %s of revision %d: %s, %d restarts", p.Name, newRS.Revision, orDefault(p.Reason, "restarting"), p.Restarts)
+	}
+
+	// Metric rules, new revision against old.
+	newVals, haveNew := f.ReplicaSets[svc.Namespace+"/"+newRS.Name]
+	oldVals := oldValues(svc, f)
+	breached := false
+	worst := Status{Left: time.Duration(math.MaxInt64)}
+	for _, m := range domain.Metrics {
+		th, ok := e.cfg.Thresholds.For(svc.Name, m)
+		if !ok || !th.Rollback {
+			continue
+		}
+		v, present := newVals.Get(m)
+		if f.Err != nil || !haveNew || !present {
+			if e.cfg.NoDataRollback && inWindow && newRS.Ready > 0 {
+				present, v = true, math.Inf(1)
+			} else {
+				st.Verdict, st.Metric, st.Rule = VerdictInconclusive, m, describeRule(th)
+				st.Detail = noDataDetail(f, newRS, m)
+				continue
+			}
+		}
+		if !th.Breached(v) {
+			delete(t.breachSince, m)
+			continue
+		}
+		breached = true
+		since, seen := t.breachSince[m]
+		if !seen {
+			since, t.breachSince[m] = now, now
+		}
+		left := th.For - now.Sub(since)
+		old, oldOK := oldVals.Get(m)
+		cand := Status{Service: st.Service, Verdict: VerdictBreaching, Rule: describeRule(th), Metric: m,
+			Value: v, Old: math.NaN(), Left: max(left, 0)}
+		if oldOK {
+			cand.Old = old
+		}
+		cand.Detail = fmt.Sprintf("%s: revision %d at %s", cand.Rule, newRS.Revision, formatValue(m, v))
+		if oldOK {
+			cand.Detail += fmt.Sprintf(", old revision at %s", formatValue(m, old))
+			if th.Breached(old) {
+				cand.Verdict = VerdictNotRollout
+				cand.Detail += ": both revisions breach, so the cause is not the rollout; alerting only"
+			}
+		}
+		if cand.Verdict == VerdictBreaching && cand.Left < worst.Left || worst.Verdict == "" {
+			worst = cand
+		}
+		if cand.Verdict == VerdictBreaching && left <= 0 && reason == "" {
+			reason = cand.Detail
+		}
+	}
+	if breached {
+		t.cleanSince = time.Time{}
+	} else if t.cleanSince.IsZero() {
+		t.cleanSince = now
+	}
+	if !breached && st.Verdict != VerdictInconclusive && !t.cleanSince.IsZero() && now.Sub(t.cleanSince) >= e.cfg.StableAfter && svc.Phase == domain.PhaseComplete {
+		t.knownGood[newRS.Name] = true
+	}
+	if worst.Verdict != "" {
+		st = worst
+	}
+
+	if !inWindow {
+		if st.Verdict == "" || st.Verdict == VerdictBreaching {
+			st.Verdict = VerdictStable
+			if breached {
+				st.Detail += fmt.Sprintf("; the rollout began more than %s ago, so alerting only", e.cfg.Window)
+			}
+		}
+		return st, nil
+	}
+	if reason == "" {
+		if st.Verdict == "" {
+			st.Verdict = VerdictWatching
+		}
+		return st, nil
+	}
+	target, ok := e.target(svc, t)
+	if !ok {
+		st.Verdict, st.Detail = VerdictHeld, reason+"; no earlier revision to roll back to"
+		t.heldMsg = st.Detail
+		return st, nil
+	}
+	d := &Decision{
+		Service: svc, FromRevision: svc.Revision, FromImage: newRS.Image, FromRS: newRS.Name,
+		ToRevision: target.Revision, ToImage: target.Image, ToRS: target.Name,
+	}
+	d.Reason = fmt.Sprintf("%s; rolling back from revision %d (%s) to revision %d (%s)",
+		reason, d.FromRevision, d.FromImage, d.ToRevision, d.ToImage)
+	t.pending = d
+	st.Verdict, st.Detail, st.Left = VerdictRollingBack, d.Reason, 0
+	return st, d
+}
+
+// target is the revision to return to: the newest known-good one, else the newest before the
+// current one, never one the guard rejected.
+func (e *Engine) target(svc domain.Service, t *track) (domain.ReplicaSet, bool) {
+	var candidates []domain.ReplicaSet
+	for _, rs := range svc.ReplicaSets {
+		if rs.Revision < svc.Revision && !t.rejected[rs.Name] && rs.Name != t.currentRS {
+			candidates = append(candidates, rs)
+		}
+	}
+	if len(candidates) == 0 {
+		return domain.ReplicaSet{}, false
+	}
+	sort.Slice(candidates, func(i, j int) bool { return candidates[i].Revision > candidates[j].Revision })
+	for _, rs := range candidates {
+		if t.knownGood[rs.Name] {
+			return rs, true
+		}
+	}
+	return candidates[0], true
+}
+
+// crashing finds a pod of the revision in CrashLoopBackOff or restarting.
+func crashing(rs domain.ReplicaSet) (domain.Pod, bool) {
+	for _, p := range rs.Pods {
+		if p.Reason == "CrashLoopBackOff" || p.Restarts > 0 {
+			return p, true
+		}
+	}
+	return domain.Pod{}, false
+}
+
+// oldValues combines the old revisions that still serve. With one old ReplicaSet, the usual
+// case, its values are returned as they are.
+func oldValues(svc domain.Service, f domain.MetricsFrame) domain.Values {
+	for _, rs := range svc.OldReplicaSets() {
+		if rs.Ready == 0 {
+			continue
+		}
+		if v, ok := f.ReplicaSets[svc.Namespace+"/"+rs.Name]; ok {
+			return v
+		}
+	}
+	return nil
+}
+
+func noDataDetail(f domain.MetricsFrame, rs domain.ReplicaSet, m domain.Metric) string {
+	if f.Err != nil {
+		return "no data (" + f.Err.Error() + "): not a breach"
+	}
+	return fmt.Sprintf("no %s samples for revision %d yet: not a breach", m, rs.Revision)
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
