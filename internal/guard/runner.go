@@ -1,0 +1,120 @@
+package guard
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+
+// Runner feeds the engine from a backend and carries out its decisions through the backend's
+// executor. The console and `opsdeck guard` run the same Runner.
+type Runner struct {
+	Backend domain.Backend
+	Engine  *Engine
+	Clock   domain.Clock
+	// Interval is how often the guard reads metrics and judges (default 1 s).
+	Interval time.Duration
+	// DryRun decides and reports but changes nothing.
+	DryRun bool
+	Log    *slog.Logger
+	// OnEvaluate, when set, receives every evaluation: the console draws the guard column
+	// and the events pane from it.
+	OnEvaluate func(Evaluation)
+}
+
+// Evaluation is one round of the guard.
+type Evaluation struct {
+	At       time.Time
+	Statuses map[string]Status
+	// Outcomes of the decisions taken in this round.
+	Outcomes []Outcome
+	Frame    domain.MetricsFrame
+}
+
+// Outcome is a decision and what became of it.
+type Outcome struct {
+	Decision Decision
+	Result   domain.Result
+	Err      error
+	DryRun   bool
+}
+
+// Run judges until ctx ends.
+func (r *Runner) Run(ctx context.Context) error {
+	interval := r.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	log := r.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	states := r.Backend.Watch(ctx)
+	var latest domain.ClusterState
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	previous := map[string]Verdict{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case st, ok := <-states:
+			if !ok {
+				return nil
+			}
+			latest = st
+			continue
+		case <-ticker.C:
+		}
+		if !latest.Synced {
+			continue
+		}
+		ev := r.Round(ctx, latest)
+		for key, s := range ev.Statuses {
+			if previous[key] != s.Verdict {
+				log.Info("guard status", "service", key, "verdict", string(s.Verdict), "rule", s.Rule, "detail", s.Detail)
+				previous[key] = s.Verdict
+			}
+		}
+		for _, o := range ev.Outcomes {
+			attrs := []any{"service", o.Decision.Service.Key(), "from_revision", o.Decision.FromRevision,
+				"from_image", o.Decision.FromImage, "to_revision", o.Decision.ToRevision, "to_image", o.Decision.ToImage,
+				"reason", o.Decision.Reason}
+			switch {
+			case o.DryRun:
+				log.Warn("would roll back (dry run)", attrs...)
+			case o.Err != nil:
+				log.Error("rollback failed", append(attrs, "error", o.Err.Error())...)
+			default:
+				log.Warn("rolled back", attrs...)
+			}
+		}
+	}
+}
+
+// Round runs one evaluation against a cluster state: it reads a metrics frame, judges every
+// service and executes the decisions.
+func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
+	frame := r.Backend.Metrics(ctx, st.Services)
+	now := r.Clock.Now()
+	statuses, decisions := r.Engine.Evaluate(now, st, frame)
+	ev := Evaluation{At: now, Statuses: statuses, Frame: frame}
+	for _, d := range decisions {
+		o := Outcome{Decision: d, DryRun: r.DryRun}
+		if r.DryRun {
+			r.Engine.Done(d, nil, false)
+		} else {
+			o.Result, o.Err = r.Backend.Execute(ctx, d.Action())
+			r.Engine.Done(d, o.Err, errors.Is(o.Err, domain.ErrConflict))
+		}
+		ev.Outcomes = append(ev.Outcomes, o)
+	}
+	if r.OnEvaluate != nil {
+		r.OnEvaluate(ev)
+	}
+	return ev
+}
