@@ -1,0 +1,150 @@
+// Package notify sends opsdeck's alerts and guard actions to the receivers an SRE already
+// watches: Alertmanager (its v2 API) and plain webhooks. Kubernetes Events are recorded by the
+// executor, next to the mutation they describe.
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+// Notifier delivers alerts.
+type Notifier interface {
+	Notify(ctx context.Context, alerts []domain.Alert) error
+}
+
+// Multi sends to every notifier and joins their errors.
+type Multi []Notifier
+
+// Notify sends to each notifier in turn.
+func (m Multi) Notify(ctx context.Context, alerts []domain.Alert) error {
+	var errs []error
+	for _, n := range m {
+		if err := n.Notify(ctx, alerts); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Alertmanager posts alerts to an Alertmanager's /api/v2/alerts. A resolved alert is sent with
+// its end time, which is how Alertmanager learns that it is over.
+type Alertmanager struct {
+	URL    string // e.g. http://127.0.0.1:9093
+	Client *http.Client
+	// GeneratorURL links back from the alert; optional.
+	GeneratorURL string
+}
+
+type amAlert struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       *time.Time        `json:"endsAt,omitempty"`
+	GeneratorURL string            `json:"generatorURL,omitempty"`
+}
+
+// Notify posts the alerts in one request.
+func (a *Alertmanager) Notify(ctx context.Context, alerts []domain.Alert) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	body := make([]amAlert, 0, len(alerts))
+	for _, al := range alerts {
+		x := amAlert{
+			Labels: map[string]string{
+				"alertname": "OpsdeckThreshold", "namespace": al.Namespace, "service": al.Service,
+				"metric": string(al.Metric), "severity": "warning", "source": "opsdeck",
+			},
+			Annotations:  map[string]string{"summary": al.Message, "rule": al.Rule},
+			StartsAt:     al.StartsAt,
+			GeneratorURL: a.GeneratorURL,
+		}
+		if al.Resolved {
+			end := al.EndsAt
+			x.EndsAt = &end
+		}
+		body = append(body, x)
+	}
+	return postJSON(ctx, a.Client, strings.TrimRight(a.URL, "/")+"/api/v2/alerts", body, "alertmanager")
+}
+
+// Webhook posts each batch of alerts as JSON: {"source": "opsdeck", "alerts": [...]}.
+type Webhook struct {
+	URL    string
+	Client *http.Client
+}
+
+// WebhookAlert is one alert as the webhook receives it.
+type WebhookAlert struct {
+	Namespace string    `json:"namespace"`
+	Service   string    `json:"service"`
+	Metric    string    `json:"metric"`
+	Rule      string    `json:"rule"`
+	Value     float64   `json:"value"`
+	Threshold float64   `json:"threshold"`
+	Status    string    `json:"status"` // firing or resolved
+	StartsAt  time.Time `json:"startsAt"`
+	EndsAt    time.Time `json:"endsAt,omitzero"`
+	Message   string    `json:"message"`
+}
+
+// WebhookPayload is the body of a webhook call.
+type WebhookPayload struct {
+	Source string         `json:"source"`
+	Alerts []WebhookAlert `json:"alerts"`
+}
+
+// Notify posts the alerts in one request.
+func (w *Webhook) Notify(ctx context.Context, alerts []domain.Alert) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	p := WebhookPayload{Source: "opsdeck"}
+	for _, al := range alerts {
+		status := "firing"
+		if al.Resolved {
+			status = "resolved"
+		}
+		p.Alerts = append(p.Alerts, WebhookAlert{
+			Namespace: al.Namespace, Service: al.Service, Metric: string(al.Metric), Rule: al.Rule,
+			Value: al.Value, Threshold: al.Threshold, Status: status, StartsAt: al.StartsAt, EndsAt: al.EndsAt,
+			Message: al.Message,
+		})
+	}
+	return postJSON(ctx, w.Client, w.URL, p, "webhook")
+}
+
+func postJSON(ctx context.Context, client *http.Client, url string, v any, what string) error {
+	if client == nil {
+		client = &http.Client{Timeout: 5 * time.Second}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, url, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s %s: %s: %s", what, url, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}
