@@ -89,7 +89,9 @@ func (m *Model) askImage() tea.Cmd {
 		c := svc.Containers[m.flow.container]
 		current = c.Image
 		m.flow.action.Container = c.Name
-		lines = append(lines, "container "+c.Name)
+		if len(svc.Containers) > 1 {
+			lines = append(lines, "container "+c.Name)
+		}
 	}
 	lines = append(lines, "new image (now "+current+"):")
 	m.flow.from = current

@@ -116,7 +116,7 @@ func newModel(parent context.Context, b domain.Backend, o Options) Model {
 		keys:      km,
 		help:      help.New(),
 		identity:  b.Identity(),
-		store:     metrics.NewStore(int(o.HistoryWindow/o.Refresh) + 16),
+		store:     metrics.NewStore(int(o.HistoryWindow/min(o.Refresh, historyStep(o.HistoryWindow))) + 16),
 		backfill:  map[string]bool{},
 		revisions: map[string]revisionsMsg{},
 		revAsked:  map[string]int64{},
@@ -250,6 +250,11 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, tea.Batch(cmds...)
 }
 
+// historyStep is the backfill's resolution: 300 points over the window, at least a second.
+func historyStep(window time.Duration) time.Duration {
+	return max(time.Second, window/300)
+}
+
 func (m *Model) startPoll() tea.Cmd {
 	m.pollGen++
 	m.polling = true
@@ -298,7 +303,7 @@ func (m *Model) followSelection() tea.Cmd {
 	var cmds []tea.Cmd
 	if !m.backfill[svc.Key()] {
 		m.backfill[svc.Key()] = true
-		cmds = append(cmds, fetchHistory(m.ctx, m.backend, svc, m.opts.HistoryWindow, m.opts.Refresh))
+		cmds = append(cmds, fetchHistory(m.ctx, m.backend, svc, m.opts.HistoryWindow, historyStep(m.opts.HistoryWindow)))
 	}
 	if cmd := m.askRevisions(svc, false); cmd != nil {
 		cmds = append(cmds, cmd)

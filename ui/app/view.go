@@ -23,6 +23,9 @@ type sizes struct {
 func (m Model) sizes() sizes {
 	var s sizes
 	s.metricsW = m.width * 3 / 5
+	if m.width < 100 {
+		s.metricsW = m.width / 2
+	}
 	s.rolloutW = m.width - s.metricsW - 1
 	if m.details {
 		s.midH = max(1, m.height-header.Height-2)
@@ -80,7 +83,8 @@ func (m Model) render() string {
 		return "opsdeck: starting…"
 	}
 	if m.width < MinWidth || m.height < MinHeight {
-		return format.Fit(fmt.Sprintf("terminal too small (%dx%d): need at least %dx%d", m.width, m.height, MinWidth, MinHeight), m.width)
+		// One line, whole: the terminal clips what does not fit, tests and logs see it all.
+		return fmt.Sprintf("terminal too small (%dx%d): need at least %dx%d", m.width, m.height, MinWidth, MinHeight)
 	}
 	s := m.sizes()
 	var b strings.Builder

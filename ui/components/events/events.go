@@ -5,6 +5,7 @@ package events
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -101,29 +102,19 @@ func (m Model) View() string {
 			kind, style = "warning", t.Warn
 		}
 		line := e.Time.Format(time.TimeOnly) + " " + style.Render(format.Fit(kind, 8)) + " "
-		if e.Reason != "" {
-			line += t.Value.Render(e.Reason) + " "
-		}
-		if e.Object != "" {
-			line += e.Object + " "
+		if e.Source != domain.SourceAction { // an action's message names it and its service
+			if e.Reason != "" {
+				line += t.Value.Render(e.Reason) + " "
+			}
+			if e.Object != "" {
+				line += e.Object + " "
+			}
 		}
 		line += e.Message
 		if e.Count > 1 {
-			line += t.Muted.Render(" (x" + itoa(int(e.Count)) + ")")
+			line += t.Muted.Render(" (x" + strconv.Itoa(int(e.Count)) + ")")
 		}
 		b.WriteString(format.Fit(line, m.width))
 	}
 	return b.String()
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var d []byte
-	for n > 0 {
-		d = append([]byte{byte('0' + n%10)}, d...)
-		n /= 10
-	}
-	return string(d)
 }

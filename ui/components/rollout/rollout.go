@@ -103,15 +103,22 @@ func (m Model) Lines() []string {
 		if rs.Revision == s.Revision {
 			tag, style = "NEW", t.New
 		}
-		out = append(out, style.Render(tag+" r"+strconv.FormatInt(rs.Revision, 10))+" "+rs.Name+" "+
+		name := rs.Name + " "
+		if m.width < 60 {
+			name = ""
+		}
+		out = append(out, style.Render(tag+" r"+strconv.FormatInt(rs.Revision, 10))+" "+name+
 			strconv.Itoa(int(rs.Ready))+"/"+strconv.Itoa(int(rs.Replicas))+" ready  "+t.Muted.Render(domain.ImageTag(rs.Image)))
 		for _, p := range rs.Pods {
 			state := t.OK.Render("ready")
 			if !p.Ready {
 				state = t.Warn.Render("not ready")
 			}
-			line := "  " + format.Fit(p.Name, max(10, min(len(p.Name), m.width-34))) + " " + state +
-				" restarts " + strconv.Itoa(int(p.Restarts))
+			pn := p.Name
+			if m.width < 60 && len(pn) > 6 {
+				pn = "…" + pn[len(pn)-5:] // the ReplicaSet's name is on the line above
+			}
+			line := "  " + pn + " " + state + " restarts " + strconv.Itoa(int(p.Restarts))
 			if p.Reason != "" {
 				reason := p.Reason
 				if strings.Contains(reason, "BackOff") || strings.Contains(reason, "Err") {

@@ -290,7 +290,7 @@ var metricOf = map[colID]domain.Metric{
 // phase and tag widen when there is room, and the revision shows on wider screens.
 func (m *Model) layout() {
 	base := []column{
-		{"NAME", 12, false, colName}, {"READY", 5, true, colReady}, {"TAG", 8, false, colTag},
+		{"NAME", 12, false, colName}, {"READY", 5, true, colReady}, {"TAG", 7, false, colTag},
 		{"REV", 3, true, colRev}, {"PHASE", 9, false, colPhase}, {"RPS", 5, true, colRPS},
 		{"5XX%", 5, true, colErrors}, {"P99ms", 5, true, colP99}, {"CPU", 5, true, colCPU},
 		{"MiB", 5, true, colMem}, {"GUARD", 5, false, colGuard},
@@ -302,16 +302,22 @@ func (m *Model) layout() {
 		}
 		return n
 	}
-	// Drop columns the width cannot hold, least useful first.
-	for _, drop := range []colID{colRev, colMem, colRPS, colTag, colCPU} {
-		if need(base) <= m.width {
-			break
-		}
-		base = slices.DeleteFunc(base, func(c column) bool { return c.id == drop })
-	}
 	longest := 4
 	for _, s := range m.all {
 		longest = max(longest, len(s.Name))
+	}
+	// Drop columns the width cannot hold, least useful first; the revision goes before a
+	// name is cut.
+	nameWant := min(longest+1, 24) - base[0].width
+	for i, drop := range []colID{colRev, colMem, colRPS, colTag, colCPU} {
+		slack := 0
+		if i == 0 {
+			slack = nameWant
+		}
+		if need(base)+slack <= m.width {
+			continue
+		}
+		base = slices.DeleteFunc(base, func(c column) bool { return c.id == drop })
 	}
 	grow := func(id colID, to int) {
 		for i := range base {
