@@ -1,0 +1,458 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+// DefaultMinInterval is the shortest time between two state builds: a burst of changes (a
+// rollout touches dozens of objects in a second) becomes one build.
+const DefaultMinInterval = 100 * time.Millisecond
+
+// WatchOptions configure a Watcher.
+type WatchOptions struct {
+	// Namespaces to watch; empty means all namespaces (one cluster-wide informer per kind).
+	Namespaces []string
+	// Selector is a label selector (-l) applied to Deployments only; their ReplicaSets and pods
+	// are matched by owner.
+	Selector string
+	// Clock stamps each state; the system clock when nil.
+	Clock domain.Clock
+	// MinInterval is the coalescing window; DefaultMinInterval when zero.
+	MinInterval time.Duration
+}
+
+// nsInformers are the informers of one watched namespace (or of all of them).
+type nsInformers struct {
+	factories []informers.SharedInformerFactory
+	deploys   appslisters.DeploymentLister
+	rss       appslisters.ReplicaSetLister
+	pods      corelisters.PodLister
+	events    corelisters.EventLister
+	synced    []cache.InformerSynced
+}
+
+// Watcher keeps shared informers on Deployments, ReplicaSets, Pods and Warning Events and turns
+// every change into a new domain.ClusterState built from the listers, at most one build per
+// MinInterval, delivered latest-wins to each subscriber.
+type Watcher struct {
+	client   kubernetes.Interface
+	opts     WatchOptions
+	clock    domain.Clock
+	selector labels.Selector
+	sets     []*nsInformers
+
+	dirty chan struct{}
+
+	mu      sync.Mutex
+	api     domain.Health
+	lastErr time.Time
+	probing bool
+	latest  *domain.ClusterState
+	subs    map[chan domain.ClusterState]struct{}
+	started bool
+	done    chan struct{}
+}
+
+// NewWatcher prepares the informers; nothing talks to the API until Start.
+func NewWatcher(client kubernetes.Interface, opts WatchOptions) (*Watcher, error) {
+	sel := labels.Everything()
+	if opts.Selector != "" {
+		s, err := labels.Parse(opts.Selector)
+		if err != nil {
+			return nil, fmt.Errorf("selector %q: %w", opts.Selector, err)
+		}
+		sel = s
+	}
+	if opts.MinInterval <= 0 {
+		opts.MinInterval = DefaultMinInterval
+	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = domain.SystemClock{}
+	}
+	w := &Watcher{
+		client:   client,
+		opts:     opts,
+		clock:    clock,
+		selector: sel,
+		dirty:    make(chan struct{}, 1),
+		subs:     map[chan domain.ClusterState]struct{}{},
+		done:     make(chan struct{}),
+	}
+	namespaces := opts.Namespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
+	}
+	for _, ns := range namespaces {
+		w.sets = append(w.sets, w.newInformers(ns))
+	}
+	return w, nil
+}
+
+func stripManagedFields(obj any) (any, error) {
+	if a, err := meta.Accessor(obj); err == nil {
+		a.SetManagedFields(nil)
+	}
+	return obj, nil
+}
+
+func (w *Watcher) newInformers(ns string) *nsInformers {
+	base := []informers.SharedInformerOption{informers.WithNamespace(ns), informers.WithTransform(stripManagedFields)}
+	depOpts := base
+	if w.opts.Selector != "" {
+		depOpts = append(append([]informers.SharedInformerOption{}, base...),
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = w.opts.Selector }))
+	}
+	evOpts := append(append([]informers.SharedInformerOption{}, base...),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("type", corev1.EventTypeWarning).String()
+		}))
+	depF := informers.NewSharedInformerFactoryWithOptions(w.client, 0, depOpts...)
+	coreF := informers.NewSharedInformerFactoryWithOptions(w.client, 0, base...)
+	evF := informers.NewSharedInformerFactoryWithOptions(w.client, 0, evOpts...)
+
+	set := &nsInformers{factories: []informers.SharedInformerFactory{depF, coreF, evF}}
+	d := depF.Apps().V1().Deployments()
+	r := coreF.Apps().V1().ReplicaSets()
+	p := coreF.Core().V1().Pods()
+	e := evF.Core().V1().Events()
+	set.deploys, set.rss, set.pods, set.events = d.Lister(), r.Lister(), p.Lister(), e.Lister()
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { w.changed() },
+		UpdateFunc: func(any, any) { w.changed() },
+		DeleteFunc: func(any) { w.changed() },
+	}
+	for _, inf := range []cache.SharedIndexInformer{d.Informer(), r.Informer(), p.Informer(), e.Informer()} {
+		_ = inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { w.watchFailed(err) })
+		_, _ = inf.AddEventHandler(handler)
+		set.synced = append(set.synced, inf.HasSynced)
+	}
+	return set
+}
+
+// Start runs the informers and the builder until ctx ends. It returns at once; subscribers get
+// a first state (Synced false) straight away and a full one when the caches have filled.
+func (w *Watcher) Start(ctx context.Context) {
+	w.mu.Lock()
+	if w.started {
+		w.mu.Unlock()
+		return
+	}
+	w.started = true
+	w.api = domain.Health{OK: true}
+	w.mu.Unlock()
+	for _, s := range w.sets {
+		for _, f := range s.factories {
+			f.Start(ctx.Done())
+		}
+	}
+	go func() {
+		if w.WaitForSync(ctx) {
+			w.mu.Lock()
+			if !w.api.Reconnecting {
+				w.api = domain.Health{OK: true, LastSuccess: w.clock.Now()}
+			}
+			w.mu.Unlock()
+		}
+		w.changed()
+	}()
+	go w.loop(ctx)
+	w.changed()
+}
+
+// Done is closed when the watcher has stopped after its context ended.
+func (w *Watcher) Done() <-chan struct{} { return w.done }
+
+// WaitForSync blocks until every informer's cache has filled once, or ctx ends.
+func (w *Watcher) WaitForSync(ctx context.Context) bool {
+	var all []cache.InformerSynced
+	for _, s := range w.sets {
+		all = append(all, s.synced...)
+	}
+	return cache.WaitForCacheSync(ctx.Done(), all...)
+}
+
+// HasSynced tells whether every informer's cache has filled once.
+func (w *Watcher) HasSynced() bool {
+	for _, s := range w.sets {
+		for _, f := range s.synced {
+			if !f() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// changed marks the state dirty; the builder coalesces marks made while it waits.
+func (w *Watcher) changed() {
+	w.mu.Lock()
+	if w.api.Reconnecting && w.clock.Now().Sub(w.lastErr) > time.Second {
+		// An informer delivered something after the last watch error: the watch is back.
+		w.api = domain.Health{OK: true, LastSuccess: w.clock.Now()}
+	}
+	w.mu.Unlock()
+	select {
+	case w.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// watchFailed is every informer's watch error handler: the API is reconnecting until a watch
+// delivers again or a probe of the server succeeds with no new error.
+func (w *Watcher) watchFailed(err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	w.mu.Lock()
+	w.lastErr = w.clock.Now()
+	w.api = domain.Health{OK: false, Reconnecting: true, LastSuccess: w.api.LastSuccess, Err: oneLine(watchErrText(err))}
+	probe := !w.probing
+	w.probing = true
+	w.mu.Unlock()
+	if probe {
+		go w.probe()
+	}
+	select {
+	case w.dirty <- struct{}{}:
+	default:
+	}
+}
+
+func watchErrText(err error) string {
+	switch {
+	case apierrors.IsForbidden(err):
+		return "watch forbidden: " + err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "watch timed out: " + err.Error()
+	}
+	return "watch failed: " + err.Error()
+}
+
+// probe asks the server for its version every 2 s while the API is reconnecting, and declares
+// it back when a probe succeeds and no watch error came for 5 s.
+func (w *Watcher) probe() {
+	defer func() {
+		w.mu.Lock()
+		w.probing = false
+		w.mu.Unlock()
+	}()
+	for {
+		select {
+		case <-w.done:
+			return
+		case <-time.After(2 * time.Second):
+		}
+		w.mu.Lock()
+		reconnecting := w.api.Reconnecting
+		quiet := w.clock.Now().Sub(w.lastErr) > 5*time.Second
+		w.mu.Unlock()
+		if !reconnecting {
+			return
+		}
+		if !quiet {
+			continue
+		}
+		if _, err := w.client.Discovery().ServerVersion(); err == nil {
+			w.mu.Lock()
+			w.api = domain.Health{OK: true, LastSuccess: w.clock.Now()}
+			w.mu.Unlock()
+			w.changed()
+			return
+		}
+	}
+}
+
+func (w *Watcher) loop(ctx context.Context) {
+	defer func() {
+		w.mu.Lock()
+		for ch := range w.subs {
+			close(ch)
+			delete(w.subs, ch)
+		}
+		w.mu.Unlock()
+		close(w.done)
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.dirty:
+		}
+		start := time.Now()
+		st := w.Build()
+		w.publish(st)
+		if wait := w.opts.MinInterval - time.Since(start); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// Build makes a state from the listers now (never from an API LIST).
+func (w *Watcher) Build() domain.ClusterState {
+	var objs Objects
+	for _, s := range w.sets {
+		deps, _ := s.deploys.List(labels.Everything())
+		rss, _ := s.rss.List(labels.Everything())
+		pods, _ := s.pods.List(labels.Everything())
+		evs, _ := s.events.List(labels.Everything())
+		objs.Deployments = append(objs.Deployments, deps...)
+		objs.ReplicaSets = append(objs.ReplicaSets, rss...)
+		objs.Pods = append(objs.Pods, pods...)
+		objs.Events = append(objs.Events, evs...)
+	}
+	objs.OnlyRelatedEvents = w.opts.Selector != ""
+	w.mu.Lock()
+	api := w.api
+	w.mu.Unlock()
+	return BuildState(objs, w.clock.Now(), api, w.HasSynced())
+}
+
+func (w *Watcher) publish(st domain.ClusterState) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.latest = &st
+	for ch := range w.subs {
+		offer(ch, st)
+	}
+}
+
+// offer puts st in ch (capacity 1), replacing an older state that was not read yet.
+func offer(ch chan domain.ClusterState, st domain.ClusterState) {
+	select {
+	case ch <- st:
+		return
+	default:
+	}
+	select {
+	case <-ch:
+	default:
+	}
+	select {
+	case ch <- st:
+	default:
+	}
+}
+
+// Subscribe returns a channel of capacity 1 that always holds the newest unread state; it is
+// closed when ctx ends or the watcher stops.
+func (w *Watcher) Subscribe(ctx context.Context) <-chan domain.ClusterState {
+	ch := make(chan domain.ClusterState, 1)
+	w.mu.Lock()
+	select {
+	case <-w.done:
+		w.mu.Unlock()
+		close(ch)
+		return ch
+	default:
+	}
+	w.subs[ch] = struct{}{}
+	if w.latest != nil {
+		ch <- *w.latest
+	}
+	w.mu.Unlock()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-w.done:
+			return // loop closed it
+		}
+		w.mu.Lock()
+		if _, ok := w.subs[ch]; ok {
+			delete(w.subs, ch)
+			close(ch)
+		}
+		w.mu.Unlock()
+	}()
+	return ch
+}
+
+// Latest is the last state built, if any.
+func (w *Watcher) Latest() (domain.ClusterState, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.latest == nil {
+		return domain.ClusterState{}, false
+	}
+	return *w.latest, true
+}
+
+// Deployment reads a Deployment from the cache.
+func (w *Watcher) Deployment(namespace, name string) (*appsv1.Deployment, error) {
+	for _, s := range w.setsFor(namespace) {
+		d, err := s.deploys.Deployments(namespace).Get(name)
+		if err == nil {
+			return d, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("service %q not found in namespace %q", name, namespace)
+}
+
+// Revisions is a service's rollout history, newest first, read from the cache.
+func (w *Watcher) Revisions(namespace, name string) ([]domain.Revision, error) {
+	d, err := w.Deployment(namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("deployment %s/%s: %w", namespace, name, err)
+	}
+	for _, s := range w.setsFor(namespace) {
+		rss, err := s.rss.ReplicaSets(namespace).List(sel)
+		if err != nil {
+			return nil, err
+		}
+		return RevisionsFrom(d, rss), nil
+	}
+	return nil, nil
+}
+
+func (w *Watcher) setsFor(namespace string) []*nsInformers {
+	if len(w.opts.Namespaces) == 0 {
+		return w.sets
+	}
+	for i, ns := range w.opts.Namespaces {
+		if ns == namespace {
+			return w.sets[i : i+1]
+		}
+	}
+	return nil
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 300 {
+		s = s[:297] + "..."
+	}
+	return s
+}
