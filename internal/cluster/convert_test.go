@@ -130,12 +130,12 @@ func TestPodFrom(t *testing.T) {
 	d := deployment("shop", "a", 1, "a:v1")
 	rs := replicaSet(d, "abc12", 1, "a:v1", 3, t0)
 	tests := []struct {
-		name       string
-		p          *corev1.Pod
-		ready      bool
-		reason     string
-		restarts   int32
-		phase      string
+		name     string
+		p        *corev1.Pod
+		ready    bool
+		reason   string
+		restarts int32
+		phase    string
 	}{
 		{"running and ready", pod(rs, "aaaaa", true), true, "", 1, "Running"},
 		{"crash loop", pod(rs, "bbbbb", false, func(p *corev1.Pod) {
