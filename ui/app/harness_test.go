@@ -91,10 +91,13 @@ func (h *harness) send(msg tea.Msg) {
 func (h *harness) until(what string, cond func(m Model) bool) {
 	h.t.Helper()
 	deadline := time.After(5 * time.Second)
+	recheck := time.NewTicker(5 * time.Millisecond) // for conditions that no message signals
+	defer recheck.Stop()
 	for !cond(h.m) {
 		select {
 		case msg := <-h.msgs:
 			h.send(msg)
+		case <-recheck.C:
 		case <-deadline:
 			h.t.Fatalf("timed out waiting for %s; screen:\n%s", what, h.screen())
 		}
@@ -163,8 +166,10 @@ func (h *harness) refresh() {
 	h.synced()
 	h.until("no poll in flight", func(m Model) bool { return !m.polling })
 	h.send(tickMsg{id: h.m.tickID})
-	now := h.clock.Now()
-	h.until("a frame at "+now.Format(time.TimeOnly), func(m Model) bool { return m.haveFrame && m.frame.At.Equal(now) })
+	now, gen := h.clock.Now(), h.m.pollGen
+	h.until("a frame at "+now.Format(time.TimeOnly), func(m Model) bool {
+		return !m.polling && m.pollGen == gen && m.frame.At.Equal(now)
+	})
 }
 
 // settle waits for the first state, frame, backfill and revisions of the selected service.
