@@ -1,0 +1,298 @@
+// Package actions is opsdeck's one executor: every mutation, whether a key in the console, a
+// CLI verb or an auto-guard decision, goes through Executor.Execute, which alone decides whether
+// it may run (read-only mode), checks the caller's expectation of the revision, saves the object,
+// acts with kubectl's own helpers under a resourceVersion precondition, writes the audit line,
+// and records a Kubernetes Event. One file per action holds what is particular to it.
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+	deploymentutil "k8s.io/kubectl/pkg/util/deployment"
+
+	"github.com/opsdeck/opsdeck/internal/audit"
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+// Executor performs actions. Construct it with its fields; the zero Clock is the system clock.
+// It is safe for concurrent use.
+type Executor struct {
+	Client kubernetes.Interface
+	// Audit receives one line per mutation before Execute reports success. Required.
+	Audit *audit.Log
+	// Identity names the user and context in audit lines and events.
+	Identity domain.Identity
+	// ReadOnly refuses every action.
+	ReadOnly bool
+	// Recorder records an Event on the Deployment for each mutation (NewEventRecorder); nil
+	// records none.
+	Recorder record.EventRecorder
+	Clock    domain.Clock
+}
+
+// ErrNotFound marks an action on a service that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrForbidden marks an action the API server's authorization refused.
+var ErrForbidden = errors.New("forbidden")
+
+// plan is what an action will do to one Deployment, decided before anything changes.
+type plan struct {
+	fromRevision, toRevision int64
+	fromImage, toImage       string
+	// skip, when set, is the message of an action that would change nothing.
+	skip string
+	// verb and resource name the API request, for a forbidden error.
+	verb, resource string
+	// apply performs the mutation on cur (with cur's resourceVersion as precondition) and
+	// returns the one-line message of the result. cur is the Deployment that was planned on,
+	// or a fresher copy whose spec is the same (only its status moved).
+	apply func(ctx context.Context, cur *appsv1.Deployment) (string, error)
+	// eventReason and eventType override the Normal event named after the action.
+	eventType, eventReason string
+}
+
+type planner func(ctx context.Context, e *Executor, a domain.Action, d *appsv1.Deployment) (*plan, error)
+
+var planners = map[domain.ActionKind]planner{
+	domain.ActionDeploy:   planDeploy,
+	domain.ActionRollback: planRollback,
+	domain.ActionPause:    planPause,
+	domain.ActionResume:   planResume,
+	domain.ActionRestart:  planRestart,
+	domain.ActionScale:    planScale,
+}
+
+// Execute performs a. The error, when there is one, is one line meant for a person; it wraps
+// domain.ErrReadOnly, domain.ErrConflict, ErrNotFound or ErrForbidden where they apply.
+func (e *Executor) Execute(ctx context.Context, a domain.Action) (domain.Result, error) {
+	res := domain.Result{Action: a, At: e.now()}
+	// The one place that decides whether a mutation may run.
+	if e.ReadOnly {
+		return res, fmt.Errorf("%w: refusing to %s %s (started with --readonly)", domain.ErrReadOnly, a.Kind, a.Service)
+	}
+	plan, ok := planners[a.Kind]
+	if !ok {
+		return res, fmt.Errorf("unknown action %q", a.Kind)
+	}
+	if err := validate(a); err != nil {
+		return res, err
+	}
+	if e.Audit == nil {
+		return res, fmt.Errorf("refusing to %s %s: no audit log is configured", a.Kind, a.Service)
+	}
+	d, err := e.Client.AppsV1().Deployments(a.Namespace).Get(ctx, a.Service, metav1.GetOptions{})
+	if err != nil {
+		return res, e.apiError(err, a, "get", "deployments")
+	}
+	rev, _ := deploymentutil.Revision(d)
+	res.FromRevision, res.ToRevision = rev, rev
+	res.FromImage = mainImage(d)
+	res.ToImage = res.FromImage
+	if a.ExpectRevision != 0 && rev != a.ExpectRevision {
+		return res, fmt.Errorf("%w: %s is at revision %d, not %d: someone else acted; look again before retrying",
+			domain.ErrConflict, a.Service, rev, a.ExpectRevision)
+	}
+	p, err := plan(ctx, e, a, d)
+	if err != nil {
+		return res, e.apiError(err, a, "get", "replicasets")
+	}
+	res.FromRevision, res.ToRevision = p.fromRevision, p.toRevision
+	res.FromImage, res.ToImage = p.fromImage, p.toImage
+	if p.skip != "" {
+		res.Skipped, res.Message = true, p.skip
+		return res, nil
+	}
+
+	snapshot, err := e.Audit.Snapshot(res.At, a.Namespace, a.Service, string(a.Kind), deploymentForSnapshot(d))
+	if err != nil {
+		return res, fmt.Errorf("refusing to %s %s: cannot save the object first: %w", a.Kind, a.Service, err)
+	}
+	var msg string
+	actErr := retryStatusConflicts(ctx, e, d, func(cur *appsv1.Deployment) error {
+		var err error
+		msg, err = p.apply(ctx, cur)
+		return err
+	})
+	if actErr != nil {
+		actErr = e.apiError(actErr, a, p.verb, p.resource)
+	}
+	entry := audit.Entry{
+		Time: e.now(), User: e.Identity.User, Context: e.Identity.Context,
+		Namespace: a.Namespace, Service: a.Service, Action: string(a.Kind),
+		FromRevision: res.FromRevision, ToRevision: res.ToRevision, FromImage: res.FromImage, ToImage: res.ToImage,
+		Trigger: string(a.Trigger), Reason: a.Reason, Result: audit.ResultOK, Snapshot: snapshot,
+	}
+	if actErr != nil {
+		entry.Result = actErr.Error()
+	}
+	auditErr := e.Audit.Append(entry)
+	if actErr != nil {
+		return res, actErr
+	}
+	if auditErr != nil {
+		return res, fmt.Errorf("%s %s was applied but the audit log failed: %w", a.Kind, a.Service, auditErr)
+	}
+	res.Message = msg
+	e.event(d, a, p, msg)
+	return res, nil
+}
+
+// retryStatusConflicts runs fn on d and, when the API answers Conflict, reads the Deployment
+// again: if only its status moved (the controller reports progress all through a rollout), fn
+// runs again on the fresh copy; if its spec changed (generation) someone else acted and the
+// conflict stands.
+func retryStatusConflicts(ctx context.Context, e *Executor, d *appsv1.Deployment, fn func(cur *appsv1.Deployment) error) error {
+	cur := d
+	for attempt := 0; ; attempt++ {
+		err := fn(cur)
+		if !apierrors.IsConflict(err) || attempt >= 5 {
+			return err
+		}
+		fresh, gerr := e.Client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return err
+		}
+		if fresh.Generation != d.Generation || fresh.UID != d.UID {
+			return err
+		}
+		cur = fresh
+	}
+}
+
+func (e *Executor) now() time.Time {
+	if e.Clock == nil {
+		return domain.SystemClock{}.Now()
+	}
+	return e.Clock.Now()
+}
+
+func validate(a domain.Action) error {
+	if a.Service == "" {
+		return fmt.Errorf("%s: no service named", a.Kind)
+	}
+	if a.Namespace == "" {
+		return fmt.Errorf("%s %s: no namespace", a.Kind, a.Service)
+	}
+	switch a.Kind {
+	case domain.ActionDeploy:
+		return ValidateImage(a.Image)
+	case domain.ActionRollback:
+		if a.ToRevision < 0 {
+			return fmt.Errorf("rollback %s: revision %d is negative (0 means the previous one)", a.Service, a.ToRevision)
+		}
+	case domain.ActionScale:
+		if a.Replicas < 0 {
+			return fmt.Errorf("scale %s: replicas %d is negative", a.Service, a.Replicas)
+		}
+	}
+	return nil
+}
+
+// apiError turns an API error into one line: not found with a hint, forbidden naming the user,
+// verb, resource and namespace, conflicts as domain.ErrConflict.
+func (e *Executor) apiError(err error, a domain.Action, verb, resource string) error {
+	switch {
+	case err == nil:
+		return nil
+	case apierrors.IsNotFound(err) && verb == "get" && resource == "deployments":
+		return fmt.Errorf("service %q %w in namespace %q (opsdeck status -n %s lists the services there)",
+			a.Service, ErrNotFound, a.Namespace, a.Namespace)
+	case apierrors.IsForbidden(err):
+		user := e.Identity.User
+		if u := forbiddenUser(err); u != "" {
+			user = u
+		}
+		if user == "" {
+			user = "(unknown)"
+		}
+		return fmt.Errorf("%w: user %s may not %s %s in namespace %s", ErrForbidden, user, verb, resource, a.Namespace)
+	case apierrors.IsConflict(err):
+		return fmt.Errorf("%w: %s changed while opsdeck acted on it (someone else acted); look again before retrying",
+			domain.ErrConflict, a.Service)
+	case errors.Is(err, domain.ErrConflict), errors.Is(err, ErrNotFound), errors.Is(err, ErrForbidden):
+		return err
+	}
+	return errors.New(oneLine(err.Error()))
+}
+
+// forbiddenUser reads the user out of the API server's message: `User "bob" cannot patch ...`.
+func forbiddenUser(err error) string {
+	msg := err.Error()
+	i := strings.Index(msg, `User "`)
+	if i < 0 {
+		return ""
+	}
+	rest := msg[i+len(`User "`):]
+	if j := strings.Index(rest, `"`); j > 0 {
+		return rest[:j]
+	}
+	return ""
+}
+
+// event records the Kubernetes Event of a mutation on the Deployment: Normal for key and cli,
+// Warning AutoRollback for a guard's rollback.
+func (e *Executor) event(d *appsv1.Deployment, a domain.Action, p *plan, msg string) {
+	if e.Recorder == nil {
+		return
+	}
+	typ, reason := corev1.EventTypeNormal, eventReasons[a.Kind]
+	if p.eventType != "" {
+		typ, reason = p.eventType, p.eventReason
+	}
+	note := fmt.Sprintf("%s (%s by %s)", msg, a.Trigger, orUnknown(e.Identity.User))
+	if a.Reason != "" {
+		note = a.Reason + ": " + note
+	}
+	e.Recorder.Event(d, typ, reason, oneLine(note))
+}
+
+// Event reasons of the Normal events, by action.
+var eventReasons = map[domain.ActionKind]string{
+	domain.ActionDeploy:   "OpsdeckDeploy",
+	domain.ActionRollback: "OpsdeckRollback",
+	domain.ActionPause:    "OpsdeckPause",
+	domain.ActionResume:   "OpsdeckResume",
+	domain.ActionRestart:  "OpsdeckRestart",
+	domain.ActionScale:    "OpsdeckScale",
+}
+
+// AutoRollbackReason is the reason of the Warning event a guard's rollback records.
+const AutoRollbackReason = "AutoRollback"
+
+func mainImage(d *appsv1.Deployment) string {
+	if cs := d.Spec.Template.Spec.Containers; len(cs) > 0 {
+		return cs[0].Image
+	}
+	return ""
+}
+
+// deploymentForSnapshot is d as `kubectl get -o json` shows it: with its kind and apiVersion,
+// without managed fields.
+func deploymentForSnapshot(d *appsv1.Deployment) *appsv1.Deployment {
+	c := d.DeepCopy()
+	c.APIVersion, c.Kind = "apps/v1", "Deployment"
+	c.ManagedFields = nil
+	return c
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown user"
+	}
+	return s
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

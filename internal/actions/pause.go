@@ -1,0 +1,54 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/kubectl/pkg/polymorphichelpers"
+	"k8s.io/kubectl/pkg/scheme"
+	deploymentutil "k8s.io/kubectl/pkg/util/deployment"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+// objectPatch runs one of kubectl's object mutators (ObjectPauserFn, ObjectResumerFn,
+// ObjectRestarterFn) on a copy of d and returns the strategic merge patch from d to the result,
+// as kubectl rollout pause/resume/restart compute it.
+func objectPatch(d *appsv1.Deployment, fn func(runtime.Object) ([]byte, error)) ([]byte, error) {
+	obj := d.DeepCopy()
+	obj.APIVersion, obj.Kind = "apps/v1", "Deployment"
+	before, err := runtime.Encode(scheme.DefaultJSONEncoder(), obj)
+	if err != nil {
+		return nil, err
+	}
+	after, err := fn(obj)
+	if err != nil {
+		return nil, err
+	}
+	return strategicpatch.CreateTwoWayMergePatch(before, after, &appsv1.Deployment{})
+}
+
+func sameRevision(d *appsv1.Deployment, verb string) *plan {
+	rev, _ := deploymentutil.Revision(d)
+	img := mainImage(d)
+	return &plan{fromRevision: rev, toRevision: rev, fromImage: img, toImage: img, verb: verb, resource: "deployments"}
+}
+
+func planPause(_ context.Context, e *Executor, a domain.Action, d *appsv1.Deployment) (*plan, error) {
+	p := sameRevision(d, "patch")
+	patch, err := objectPatch(d, polymorphichelpers.ObjectPauserFn)
+	if err != nil {
+		return nil, fmt.Errorf("%s %v", a.Service, err) // "order-service is already paused"
+	}
+	p.apply = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
+		if _, err := patchDeployment(ctx, e.Client, cur, types.StrategicMergePatchType, patch); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("paused %s at revision %d", a.Service, p.fromRevision), nil
+	}
+	return p, nil
+}

@@ -1,0 +1,115 @@
+package actions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+)
+
+// withResourceVersion adds metadata.resourceVersion = rv to a patch. The API server then
+// refuses the patch with a Conflict when the object changed since rv was read, so two racing
+// executors (or an executor and a human) cannot both act on the same state.
+func withResourceVersion(pt types.PatchType, patch []byte, rv string) ([]byte, error) {
+	if rv == "" {
+		return nil, fmt.Errorf("no resourceVersion to guard the patch with")
+	}
+	switch pt {
+	case types.JSONPatchType:
+		var ops []map[string]any
+		if err := json.Unmarshal(patch, &ops); err != nil {
+			return nil, fmt.Errorf("json patch: %w", err)
+		}
+		ops = append(ops, map[string]any{"op": "replace", "path": "/metadata/resourceVersion", "value": rv})
+		return json.Marshal(ops)
+	case types.StrategicMergePatchType, types.MergePatchType:
+		var m map[string]any
+		if err := json.Unmarshal(patch, &m); err != nil {
+			return nil, fmt.Errorf("merge patch: %w", err)
+		}
+		if m == nil {
+			m = map[string]any{}
+		}
+		md, _ := m["metadata"].(map[string]any)
+		if md == nil {
+			md = map[string]any{}
+		}
+		md["resourceVersion"] = rv
+		m["metadata"] = md
+		return json.Marshal(m)
+	}
+	return nil, fmt.Errorf("patch type %s cannot carry a precondition", pt)
+}
+
+// patchDeployment applies a patch to d guarded by d's resourceVersion.
+func patchDeployment(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment, pt types.PatchType, patch []byte) (*appsv1.Deployment, error) {
+	guarded, err := withResourceVersion(pt, patch, d.ResourceVersion)
+	if err != nil {
+		return nil, err
+	}
+	return c.AppsV1().Deployments(d.Namespace).Patch(ctx, d.Name, pt, guarded, metav1.PatchOptions{FieldManager: FieldManager})
+}
+
+// FieldManager is the field manager opsdeck's patches are recorded under.
+const FieldManager = "opsdeck"
+
+// pinnedClient hands kubectl's helpers (which Get the Deployment themselves and then patch it)
+// the very Deployment opsdeck already read, and guards their patch with its resourceVersion: what
+// was checked, snapshotted and audited is what gets changed, or nothing does.
+type pinnedClient struct {
+	kubernetes.Interface
+	ctx context.Context
+	d   *appsv1.Deployment
+	// patchErr receives the API's error of the patch: kubectl's helpers format it with %v,
+	// which loses its type (Conflict, Forbidden).
+	patchErr *error
+}
+
+func (c pinnedClient) AppsV1() appsv1client.AppsV1Interface {
+	return pinnedApps{AppsV1Interface: c.Interface.AppsV1(), c: c}
+}
+
+type pinnedApps struct {
+	appsv1client.AppsV1Interface
+	c pinnedClient
+}
+
+func (a pinnedApps) Deployments(ns string) appsv1client.DeploymentInterface {
+	return pinnedDeployments{DeploymentInterface: a.AppsV1Interface.Deployments(ns), c: a.c, ns: ns}
+}
+
+type pinnedDeployments struct {
+	appsv1client.DeploymentInterface
+	c  pinnedClient
+	ns string
+}
+
+func (p pinnedDeployments) Get(ctx context.Context, name string, opts metav1.GetOptions) (*appsv1.Deployment, error) {
+	if p.ns == p.c.d.Namespace && name == p.c.d.Name {
+		return p.c.d.DeepCopy(), nil
+	}
+	return p.DeploymentInterface.Get(ctx, name, opts)
+}
+
+func (p pinnedDeployments) Patch(_ context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, sub ...string) (*appsv1.Deployment, error) {
+	if p.ns != p.c.d.Namespace || name != p.c.d.Name || len(sub) > 0 {
+		return nil, fmt.Errorf("opsdeck: unexpected patch of %s/%s", p.ns, name)
+	}
+	guarded, err := withResourceVersion(pt, data, p.c.d.ResourceVersion)
+	if err != nil {
+		return nil, err
+	}
+	if opts.FieldManager == "" {
+		opts.FieldManager = FieldManager
+	}
+	out, err := p.DeploymentInterface.Patch(p.c.ctx, name, pt, guarded, opts)
+	if p.c.patchErr != nil {
+		*p.c.patchErr = err
+	}
+	return out, err
+}

@@ -1,0 +1,35 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/kubectl/pkg/polymorphichelpers"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+func planRestart(ctx context.Context, e *Executor, a domain.Action, d *appsv1.Deployment) (*plan, error) {
+	if d.Spec.Paused {
+		return nil, fmt.Errorf("%s is paused: resume it (p) before restarting", a.Service)
+	}
+	p := sameRevision(d, "patch")
+	patch, err := objectPatch(d, polymorphichelpers.ObjectRestarterFn)
+	if err != nil {
+		return nil, fmt.Errorf("restart %s: %s", a.Service, strings.TrimSpace(err.Error()))
+	}
+	// A restart rolls out a new template (the restartedAt annotation): a new revision.
+	if p.toRevision, err = nextRevision(ctx, e, d); err != nil {
+		return nil, err
+	}
+	p.apply = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
+		if _, err := patchDeployment(ctx, e.Client, cur, types.StrategicMergePatchType, patch); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("restarting %s (revision %d)", a.Service, p.toRevision), nil
+	}
+	return p, nil
+}

@@ -1,0 +1,35 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/kubectl/pkg/polymorphichelpers"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+// resumeDeployment resumes d under its resourceVersion and returns the updated object.
+func resumeDeployment(ctx context.Context, e *Executor, d *appsv1.Deployment) (*appsv1.Deployment, error) {
+	patch, err := objectPatch(d, polymorphichelpers.ObjectResumerFn)
+	if err != nil {
+		return nil, fmt.Errorf("%s %v", d.Name, err)
+	}
+	return patchDeployment(ctx, e.Client, d, types.StrategicMergePatchType, patch)
+}
+
+func planResume(_ context.Context, e *Executor, a domain.Action, d *appsv1.Deployment) (*plan, error) {
+	p := sameRevision(d, "patch")
+	if _, err := objectPatch(d, polymorphichelpers.ObjectResumerFn); err != nil {
+		return nil, fmt.Errorf("%s %v", a.Service, err) // "order-service is not paused"
+	}
+	p.apply = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
+		if _, err := resumeDeployment(ctx, e, cur); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("resumed %s", a.Service), nil
+	}
+	return p, nil
+}
