@@ -1,0 +1,102 @@
+// Package live is the real domain.Backend: the cluster watches (internal/cluster), Prometheus
+// (internal/metrics, optional) and the one executor (internal/actions) behind the interface the
+// console and the guard use.
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/opsdeck/opsdeck/internal/actions"
+	"github.com/opsdeck/opsdeck/internal/cluster"
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+// MetricsSource is what the backend needs from Prometheus; *metrics.Source implements it.
+type MetricsSource interface {
+	Frame(ctx context.Context, services []domain.Service) domain.MetricsFrame
+	History(ctx context.Context, svc domain.Service, window, step time.Duration) ([]domain.Series, error)
+}
+
+// Options assemble a Backend.
+type Options struct {
+	Identity domain.Identity
+	// Watcher streams the cluster state; Start is called by New.
+	Watcher *cluster.Watcher
+	// Metrics may be nil: frames then carry MetricsErr (or "no Prometheus configured").
+	Metrics    MetricsSource
+	MetricsErr error
+	Executor   *actions.Executor
+	Clock      domain.Clock
+}
+
+// Backend joins the watches, the metrics and the executor.
+type Backend struct {
+	opts Options
+}
+
+var _ domain.Backend = (*Backend)(nil)
+
+// New starts the watcher for the life of ctx and returns the backend.
+func New(ctx context.Context, opts Options) (*Backend, error) {
+	if opts.Watcher == nil {
+		return nil, errors.New("live backend: no cluster watcher")
+	}
+	if opts.Executor == nil {
+		return nil, errors.New("live backend: no executor")
+	}
+	if opts.Clock == nil {
+		opts.Clock = domain.SystemClock{}
+	}
+	opts.Watcher.Start(ctx)
+	return &Backend{opts: opts}, nil
+}
+
+// Identity is the context, cluster, user and namespaces in use.
+func (b *Backend) Identity() domain.Identity { return b.opts.Identity }
+
+// Watch streams cluster states latest-wins until ctx ends.
+func (b *Backend) Watch(ctx context.Context) <-chan domain.ClusterState {
+	return b.opts.Watcher.Subscribe(ctx)
+}
+
+// WaitForSync blocks until the watches' caches have filled once.
+func (b *Backend) WaitForSync(ctx context.Context) bool { return b.opts.Watcher.WaitForSync(ctx) }
+
+// Watcher is the backend's cluster watcher.
+func (b *Backend) Watcher() *cluster.Watcher { return b.opts.Watcher }
+
+// Metrics reads one frame, or says in Err why there is none.
+func (b *Backend) Metrics(ctx context.Context, services []domain.Service) domain.MetricsFrame {
+	if b.opts.Metrics == nil {
+		return domain.MetricsFrame{At: b.opts.Clock.Now(), Err: b.metricsUnavailable()}
+	}
+	return b.opts.Metrics.Frame(ctx, services)
+}
+
+// History backfills a service's series.
+func (b *Backend) History(ctx context.Context, svc domain.Service, window, step time.Duration) ([]domain.Series, error) {
+	if b.opts.Metrics == nil {
+		return nil, b.metricsUnavailable()
+	}
+	return b.opts.Metrics.History(ctx, svc, window, step)
+}
+
+func (b *Backend) metricsUnavailable() error {
+	if b.opts.MetricsErr != nil {
+		return fmt.Errorf("metrics unavailable: %w", b.opts.MetricsErr)
+	}
+	return errors.New("metrics unavailable: no Prometheus configured (--prometheus URL or prometheus.url in the config)")
+}
+
+// Revisions is the rollout history of svc, newest first, from the watch cache.
+func (b *Backend) Revisions(_ context.Context, svc domain.Service) ([]domain.Revision, error) {
+	return b.opts.Watcher.Revisions(svc.Namespace, svc.Name)
+}
+
+// Execute performs an action through the one executor.
+func (b *Backend) Execute(ctx context.Context, a domain.Action) (domain.Result, error) {
+	return b.opts.Executor.Execute(ctx, a)
+}
