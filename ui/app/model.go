@@ -95,6 +95,8 @@ type Model struct {
 	guardOn     bool
 	guardStates map[string]string
 	guardText   string
+
+	cache *viewCache
 }
 
 // New builds the console for backend b. Nothing runs until the program calls Init.
@@ -125,6 +127,7 @@ func newModel(parent context.Context, b domain.Backend, o Options) Model {
 		events:    events.New(th),
 		alerts:    newAlerts(),
 		guardOn:   o.GuardOn,
+		cache:     newViewCache(),
 	}
 	m.metrics = metrics.NewPane(th, o.Thresholds, m.store, o.HistoryWindow)
 	if err := m.keys.Apply(o.KeyOverrides); err != nil {
@@ -144,6 +147,7 @@ func newModel(parent context.Context, b domain.Backend, o Options) Model {
 // withTheme replaces the theme (tests pin the plain one).
 func (m Model) withTheme(t theme.Theme) Model {
 	m.theme = t
+	m.cache = newViewCache()
 	m.table = services.New(t, m.opts.Thresholds)
 	m.rollout = rollout.New(t)
 	m.events = events.New(t)
@@ -288,7 +292,7 @@ func (m *Model) applyFrame(f domain.MetricsFrame) {
 }
 
 // selected is the selected service in its latest state.
-func (m Model) selected() (domain.Service, bool) {
+func (m *Model) selected() (domain.Service, bool) {
 	return m.table.Selected()
 }
 

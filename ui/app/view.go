@@ -7,9 +7,49 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/ui/components/header"
 	"github.com/opsdeck/opsdeck/ui/format"
 )
+
+// viewCache keeps rendered pieces that rarely change between frames. It is shared by copies
+// of the model; every entry is keyed by everything it depends on.
+type viewCache struct {
+	headerKey headerKey
+	header    string
+	titles    map[titleKey]string
+	statusKey statusKey
+	status    string
+}
+
+type headerKey struct {
+	width      int
+	now        time.Time
+	haveState  bool
+	api        domain.Health
+	haveFrame  bool
+	err        string
+	lastGood   time.Time
+	guard      bool
+	guardText  string
+	readOnly   bool
+	themePlain bool
+}
+
+type titleKey struct {
+	text    string
+	width   int
+	focused bool
+}
+
+type statusKey struct {
+	width int
+	text  string
+	bad   bool
+	help  bool
+}
+
+func newViewCache() *viewCache { return &viewCache{titles: map[titleKey]string{}} }
 
 // statusTTL is how long an action's status line stays before the key help returns.
 const statusTTL = 15 * time.Second
@@ -20,7 +60,7 @@ type sizes struct {
 	metricsW, rolloutW    int
 }
 
-func (m Model) sizes() sizes {
+func (m *Model) sizes() sizes {
 	var s sizes
 	s.metricsW = m.width * 3 / 5
 	if m.width < 100 {
@@ -78,7 +118,7 @@ func (m Model) View() tea.View {
 	return v
 }
 
-func (m Model) render() string {
+func (m *Model) render() string {
 	if m.width <= 0 || m.height <= 0 {
 		return "opsdeck: starting…"
 	}
@@ -89,7 +129,7 @@ func (m Model) render() string {
 	s := m.sizes()
 	var b strings.Builder
 	b.Grow(m.width * m.height * 4)
-	b.WriteString(header.View(m.theme, m.width, m.headerInfo()))
+	b.WriteString(m.headerView())
 	svc, hasSvc := m.selected()
 	name := ""
 	if hasSvc {
@@ -131,7 +171,7 @@ func (m Model) render() string {
 }
 
 // writeMiddle writes the metrics and rollout panes side by side, with their titles.
-func (m Model) writeMiddle(b *strings.Builder, s sizes, name string) {
+func (m *Model) writeMiddle(b *strings.Builder, s sizes, name string) {
 	b.WriteByte('\n')
 	mt := "metrics"
 	if name != "" {
@@ -157,7 +197,20 @@ func (m Model) writeMiddle(b *strings.Builder, s sizes, name string) {
 
 // title is a pane title followed by a rule; the focused pane's title is marked with "▶" and
 // highlighted.
-func (m Model) title(text string, width int, focused bool) string {
+func (m *Model) title(text string, width int, focused bool) string {
+	k := titleKey{text, width, focused}
+	if s, ok := m.cache.titles[k]; ok {
+		return s
+	}
+	if len(m.cache.titles) > 64 {
+		clear(m.cache.titles)
+	}
+	s := m.renderTitle(text, width, focused)
+	m.cache.titles[k] = s
+	return s
+}
+
+func (m *Model) renderTitle(text string, width int, focused bool) string {
 	var t string
 	if focused {
 		t = m.theme.Focused.Render("▶ " + text + " ")
@@ -171,7 +224,20 @@ func (m Model) title(text string, width int, focused bool) string {
 	return t + m.theme.Rule.Render(strings.Repeat("─", width-w))
 }
 
-func (m Model) headerInfo() header.Info {
+func (m *Model) headerView() string {
+	errText := ""
+	if m.frame.Err != nil {
+		errText = m.frame.Err.Error()
+	}
+	k := headerKey{m.width, m.now.Truncate(time.Second), m.haveState, m.state.API, m.haveFrame, errText, m.lastGood,
+		m.guardOn, m.guardText, m.opts.ReadOnly, m.theme.Plain}
+	if m.cache.header == "" || m.cache.headerKey != k {
+		m.cache.headerKey, m.cache.header = k, header.View(m.theme, m.width, m.headerInfo())
+	}
+	return m.cache.header
+}
+
+func (m *Model) headerInfo() header.Info {
 	return header.Info{
 		Identity:    m.identity,
 		API:         m.state.API,
@@ -188,17 +254,26 @@ func (m Model) headerInfo() header.Info {
 
 // statusLine is the filter input while filtering, else a recent status message, else the
 // short key help.
-func (m Model) statusLine() string {
-	switch {
-	case m.filtering:
+func (m *Model) statusLine() string {
+	if m.filtering {
 		return format.Fit(m.filter.View()+m.theme.Muted.Render("   enter keep · esc clear"), m.width)
-	case m.status != "" && m.now.Sub(m.statusAt) < statusTTL:
-		if m.statusBad {
-			return format.Fit(m.theme.Bad.Render("✗ "+m.status), m.width)
-		}
-		return format.Fit(m.theme.OK.Render("• ")+m.status, m.width)
 	}
-	return format.Fit(m.help.ShortHelpView(m.keys.ShortHelp()), m.width)
+	showStatus := m.status != "" && m.now.Sub(m.statusAt) < statusTTL
+	k := statusKey{m.width, m.status, m.statusBad, !showStatus}
+	if m.cache.status != "" && m.cache.statusKey == k {
+		return m.cache.status
+	}
+	var s string
+	switch {
+	case showStatus && m.statusBad:
+		s = format.Fit(m.theme.Bad.Render("✗ "+m.status), m.width)
+	case showStatus:
+		s = format.Fit(m.theme.OK.Render("• ")+m.status, m.width)
+	default:
+		s = format.Fit(m.help.ShortHelpView(m.keys.ShortHelp()), m.width)
+	}
+	m.cache.statusKey, m.cache.status = k, s
+	return s
 }
 
 // overlay draws box centred over screen.

@@ -6,6 +6,7 @@ package theme
 import (
 	"image/color"
 	"os"
+	"strings"
 
 	"charm.land/lipgloss/v2"
 	"github.com/guptarohit/asciigraph"
@@ -118,4 +119,28 @@ func FromEnv() Theme {
 		return Plain()
 	}
 	return Default()
+}
+
+// Paint is a style reduced to the escape sequences around its text, for hot paths that
+// colour many short single-line cells: Render is a concatenation.
+type Paint struct{ open, close string }
+
+const placeholder = "\uE000"
+
+// Fast reduces a style without padding, margins, borders or widths to a Paint.
+func Fast(s lipgloss.Style) Paint {
+	r := s.Render(placeholder)
+	i := strings.Index(r, placeholder)
+	if i < 0 {
+		return Paint{}
+	}
+	return Paint{open: r[:i], close: r[i+len(placeholder):]}
+}
+
+// Render wraps s in the style's sequences.
+func (p Paint) Render(s string) string {
+	if p.open == "" && p.close == "" {
+		return s
+	}
+	return p.open + s + p.close
 }

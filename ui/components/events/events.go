@@ -25,10 +25,17 @@ type Model struct {
 	local         []domain.Event // newest first
 	merged        []domain.Event
 	offset        int
+	version       uint64
+	cache         *cache
+}
+
+type cache struct {
+	key  [4]uint64
+	view string
 }
 
 // New returns an empty pane.
-func New(t theme.Theme) Model { return Model{theme: t} }
+func New(t theme.Theme) Model { return Model{theme: t, cache: &cache{}} }
 
 // SetSize sets the content size.
 func (m *Model) SetSize(w, h int) { m.width, m.height = w, h }
@@ -57,6 +64,7 @@ func (m *Model) Scroll(delta int) {
 }
 
 func (m *Model) merge() {
+	m.version++
 	all := make([]domain.Event, 0, len(m.kube)+len(m.local))
 	for _, e := range m.kube {
 		if e.Source == "" {
@@ -71,6 +79,18 @@ func (m *Model) merge() {
 
 // View renders exactly height lines of width cells.
 func (m Model) View() string {
+	k := [4]uint64{m.version, uint64(m.width), uint64(m.height), uint64(m.offset)}
+	if m.cache != nil && m.cache.view != "" && m.cache.key == k {
+		return m.cache.view
+	}
+	out := m.render()
+	if m.cache != nil {
+		m.cache.key, m.cache.view = k, out
+	}
+	return out
+}
+
+func (m *Model) render() string {
 	t := m.theme
 	var b strings.Builder
 	for i := range m.height {

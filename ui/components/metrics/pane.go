@@ -20,6 +20,7 @@ import (
 // Pane is the metrics pane. It reads a Store that the root model feeds.
 type Pane struct {
 	theme      theme.Theme
+	paint      paints
 	thresholds domain.Thresholds
 	store      *Store
 	window     time.Duration
@@ -50,7 +51,14 @@ func NewPane(t theme.Theme, th domain.Thresholds, store *Store, window time.Dura
 	if window <= 0 {
 		window = 10 * time.Minute
 	}
-	return Pane{theme: t, thresholds: th, store: store, window: window, cache: &paneCache{}}
+	return Pane{theme: t, paint: newPaints(t), thresholds: th, store: store, window: window, cache: &paneCache{}}
+}
+
+// paints are the theme's styles reduced to escape sequences, for the per-frame titles.
+type paints struct{ title, value, muted, bad, new, old theme.Paint }
+
+func newPaints(t theme.Theme) paints {
+	return paints{theme.Fast(t.Title), theme.Fast(t.Value), theme.Fast(t.Muted), theme.Fast(t.Bad), theme.Fast(t.New), theme.Fast(t.Old)}
 }
 
 // SetSize sets the pane's content size.
@@ -70,7 +78,7 @@ type revision struct {
 }
 
 // rolloutRevisions are the ReplicaSets with pods when there is more than one, new first.
-func (p Pane) rolloutRevisions() []revision {
+func (p *Pane) rolloutRevisions() []revision {
 	var out []revision
 	for _, rs := range p.svc.ReplicaSets {
 		if len(rs.Pods) == 0 && rs.Replicas == 0 {
@@ -105,9 +113,9 @@ func (p Pane) View() string {
 	var lines []string
 	switch {
 	case !p.has:
-		lines = []string{p.theme.Muted.Render("select a service")}
+		lines = []string{p.paint.muted.Render("select a service")}
 	case !p.store.Has(p.svc.Key()):
-		lines = []string{p.theme.Muted.Render("waiting for metrics of " + p.svc.Name + " …")}
+		lines = []string{p.paint.muted.Render("waiting for metrics of " + p.svc.Name + " …")}
 	case p.height/len(domain.Metrics) >= 4 && p.width >= 40:
 		lines = p.graphs(revs)
 	default:
@@ -137,7 +145,7 @@ func block(lines []string, w, h int) string {
 }
 
 // current is the latest value of metric m for key and whether it breaches.
-func (p Pane) current(key string, m domain.Metric) (txt string, breached, ok bool) {
+func (p *Pane) current(key string, m domain.Metric) (txt string, breached, ok bool) {
 	v, ok := p.store.Latest(key, m)
 	if !ok {
 		return "-", false, false
@@ -150,11 +158,11 @@ func (p Pane) current(key string, m domain.Metric) (txt string, breached, ok boo
 	return txt, br, true
 }
 
-func (p Pane) styled(txt string, breached bool) string {
+func (p *Pane) styled(txt string, breached bool) string {
 	if breached {
-		return p.theme.Bad.Render(txt)
+		return p.paint.bad.Render(txt)
 	}
-	return p.theme.Value.Render(txt)
+	return p.paint.value.Render(txt)
 }
 
 var shortName = map[domain.Metric]string{
@@ -164,7 +172,7 @@ var shortName = map[domain.Metric]string{
 
 // compact draws one line per metric: name, current value, a block sparkline, and during a
 // rollout the value of each revision.
-func (p Pane) compact(revs []revision) []string {
+func (p *Pane) compact(revs []revision) []string {
 	var lines []string
 	for _, m := range domain.Metrics {
 		txt, br, _ := p.current(p.svc.Key(), m)
@@ -178,9 +186,9 @@ func (p Pane) compact(revs []revision) []string {
 			label := strings.Fields(r.label)[0]
 			seg := label + " " + rt + " "
 			if r.isNew {
-				b.WriteString(p.theme.New.Render(label))
+				b.WriteString(p.paint.new.Render(label))
 			} else {
-				b.WriteString(p.theme.Old.Render(label))
+				b.WriteString(p.paint.old.Render(label))
 			}
 			b.WriteString(" " + p.styled(rt, rbr) + " ")
 			used += len(seg)
@@ -193,9 +201,9 @@ func (p Pane) compact(revs []revision) []string {
 			}
 			spark := format.Spark(vals, lo, hi)
 			if br {
-				spark = p.theme.Bad.Render(spark)
+				spark = p.paint.bad.Render(spark)
 			} else {
-				spark = p.theme.Muted.Render(spark)
+				spark = p.paint.muted.Render(spark)
 			}
 			b.WriteString(spark)
 		}
@@ -206,7 +214,7 @@ func (p Pane) compact(revs []revision) []string {
 
 // graphs draws one asciigraph plot per metric, with a title line that carries the current
 // value, the threshold and the legend.
-func (p Pane) graphs(revs []revision) []string {
+func (p *Pane) graphs(revs []revision) []string {
 	per := p.height / len(domain.Metrics)
 	var lines []string
 	const labelW = 7 // y-axis labels are formatted to this width
@@ -214,9 +222,9 @@ func (p Pane) graphs(revs []revision) []string {
 	for _, m := range domain.Metrics {
 		th, hasTh := p.thresholds.For(p.svc.Name, m)
 		txt, br, _ := p.current(p.svc.Key(), m)
-		title := p.theme.Title.Render(m.Title()) + " " + p.styled(txt, br) + " " + p.theme.Muted.Render(m.Unit())
+		title := p.paint.title.Render(m.Title()) + " " + p.styled(txt, br) + " " + p.paint.muted.Render(m.Unit())
 		if hasTh {
-			title += p.theme.Muted.Render("  limit " + format.Limit(th))
+			title += p.paint.muted.Render("  limit " + format.Limit(th))
 		}
 		var data [][]float64
 		var colors []asciigraph.AnsiColor
@@ -228,11 +236,11 @@ func (p Pane) graphs(revs []revision) []string {
 				if r.isNew {
 					colors = append(colors, p.theme.GraphNew)
 					chars = append(chars, asciigraph.DefaultCharSet)
-					title += "  " + p.theme.New.Render("━ "+r.label) + " " + p.styled(rt, rbr)
+					title += "  " + p.paint.new.Render("━ "+r.label) + " " + p.styled(rt, rbr)
 				} else {
 					colors = append(colors, p.theme.GraphOld)
 					chars = append(chars, asciigraph.CreateCharSet("·"))
-					title += "  " + p.theme.Old.Render("· "+r.label) + " " + p.styled(rt, rbr)
+					title += "  " + p.paint.old.Render("· "+r.label) + " " + p.styled(rt, rbr)
 				}
 			}
 		} else {
@@ -242,7 +250,7 @@ func (p Pane) graphs(revs []revision) []string {
 		}
 		lines = append(lines, title)
 		if allNaN(data) {
-			lines = append(lines, p.theme.Muted.Render("no data in the window"))
+			lines = append(lines, p.paint.muted.Render("no data in the window"))
 			for range per - 2 {
 				lines = append(lines, "")
 			}
@@ -293,7 +301,7 @@ func axisValue(v float64) string {
 
 // grid resamples key's series of metric m onto w columns spanning the window that ends at
 // now, in display units; columns without a recent point are NaN.
-func (p Pane) grid(key string, m domain.Metric, w int) []float64 {
+func (p *Pane) grid(key string, m domain.Metric, w int) []float64 {
 	out := make([]float64, w)
 	pts := p.store.Points(key, m)
 	end := p.now

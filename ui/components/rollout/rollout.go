@@ -23,10 +23,26 @@ type Model struct {
 	revErr        string
 	now           time.Time
 	offset        int
+	cache         *cache
+}
+
+type cache struct {
+	key  cacheKey
+	view string
+}
+
+type cacheKey struct {
+	svc, rv      string
+	has          bool
+	revs         int
+	revFirst     int64
+	revErr       string
+	now          time.Time
+	w, h, offset int
 }
 
 // New returns an empty pane.
-func New(t theme.Theme) Model { return Model{theme: t} }
+func New(t theme.Theme) Model { return Model{theme: t, cache: &cache{}} }
 
 // SetSize sets the content size.
 func (m *Model) SetSize(w, h int) { m.width, m.height = w, h }
@@ -55,7 +71,7 @@ func (m *Model) SetNow(t time.Time) { m.now = t }
 func (m *Model) Scroll(delta int) { m.offset = max(0, m.offset+delta) }
 
 // Lines renders every line of the pane, before fitting it to the height.
-func (m Model) Lines() []string {
+func (m *Model) Lines() []string {
 	t := m.theme
 	if !m.has {
 		return []string{t.Muted.Render("select a service")}
@@ -159,6 +175,13 @@ func (m Model) Lines() []string {
 
 // View renders exactly height lines of width cells, scrolled by the offset.
 func (m Model) View() string {
+	k := cacheKey{m.svc.Key(), m.svc.ResourceVersion, m.has, len(m.revisions), 0, m.revErr, m.now.Truncate(time.Second), m.width, m.height, m.offset}
+	if len(m.revisions) > 0 {
+		k.revFirst = m.revisions[0].Number
+	}
+	if m.cache != nil && m.cache.view != "" && m.cache.key == k {
+		return m.cache.view
+	}
 	lines := m.Lines()
 	off := max(0, min(m.offset, len(lines)-m.height))
 	var b strings.Builder
@@ -172,5 +195,9 @@ func (m Model) View() string {
 		}
 		b.WriteString(format.Fit(l, m.width))
 	}
-	return b.String()
+	out := b.String()
+	if m.cache != nil {
+		m.cache.key, m.cache.view = k, out
+	}
+	return out
 }

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"charm.land/lipgloss/v2"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/ui/format"
 	"github.com/opsdeck/opsdeck/ui/theme"
@@ -44,6 +43,7 @@ func (s SortKey) String() string {
 // Model is the services table. The zero value is not usable; call New.
 type Model struct {
 	theme      theme.Theme
+	paint      paints
 	thresholds domain.Thresholds
 
 	width, height int
@@ -78,7 +78,14 @@ type cacheKey struct {
 
 // New returns an empty table.
 func New(t theme.Theme, th domain.Thresholds) Model {
-	return Model{theme: t, thresholds: th, values: map[string]domain.Values{}, cache: &cache{}}
+	return Model{theme: t, paint: newPaints(t), thresholds: th, values: map[string]domain.Values{}, cache: &cache{}}
+}
+
+// paints are the theme's cell styles reduced to escape sequences.
+type paints struct{ ok, warn, bad, muted theme.Paint }
+
+func newPaints(t theme.Theme) paints {
+	return paints{theme.Fast(t.OK), theme.Fast(t.Warn), theme.Fast(t.Bad), theme.Fast(t.Muted)}
 }
 
 // SetSize sets the table's size; height counts the column header line.
@@ -381,7 +388,7 @@ func (m Model) View() string {
 
 // row renders one service. The selected row is drawn plain in reverse video with a "▶" mark,
 // so it reads without colour; other rows colour their state and breached values.
-func (m Model) row(s domain.Service, selected bool) string {
+func (m *Model) row(s domain.Service, selected bool) string {
 	var b strings.Builder
 	used := 0
 	for i, c := range m.cols {
@@ -417,8 +424,8 @@ func (m Model) row(s domain.Service, selected bool) string {
 	return b.String()
 }
 
-func (m Model) cell(s domain.Service, id colID) (string, *lipgloss.Style) {
-	t := &m.theme
+func (m *Model) cell(s domain.Service, id colID) (string, *theme.Paint) {
+	t := &m.paint
 	switch id {
 	case colName:
 		return s.Name, nil
@@ -426,9 +433,9 @@ func (m Model) cell(s domain.Service, id colID) (string, *lipgloss.Style) {
 		txt := strconv.Itoa(int(s.Ready)) + "/" + strconv.Itoa(int(s.Desired))
 		switch {
 		case s.Desired > 0 && s.Ready == 0:
-			return txt, &t.Bad
+			return txt, &t.bad
 		case s.Ready < s.Desired:
-			return txt, &t.Warn
+			return txt, &t.warn
 		}
 		return txt, nil
 	case colTag:
@@ -444,28 +451,28 @@ func (m Model) cell(s domain.Service, id colID) (string, *lipgloss.Style) {
 		if g, ok := m.guard[s.Name]; ok && g != "" {
 			return g, nil
 		}
-		return "-", &t.Muted
+		return "-", &t.muted
 	}
 	metric := metricOf[id]
 	v, ok := m.values[s.Key()].Get(metric)
 	if !ok {
-		return "-", &t.Muted
+		return "-", &t.muted
 	}
 	txt := format.Value(metric, v)
 	if br, _ := format.Breach(m.thresholds, s.Name, metric, v); br {
-		return txt + "!", &t.Bad
+		return txt + "!", &t.bad
 	}
 	return txt, nil
 }
 
-func (m Model) phaseStyle(p domain.Phase) *lipgloss.Style {
+func (m *Model) phaseStyle(p domain.Phase) *theme.Paint {
 	switch p {
 	case domain.PhaseComplete:
-		return &m.theme.OK
+		return &m.paint.ok
 	case domain.PhaseStalled:
-		return &m.theme.Bad
+		return &m.paint.bad
 	case domain.PhaseProgressing, domain.PhasePaused:
-		return &m.theme.Warn
+		return &m.paint.warn
 	}
-	return &m.theme.Muted
+	return &m.paint.muted
 }
