@@ -1,0 +1,212 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsdeck/opsdeck/config"
+	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/metrics/promtest"
+	"github.com/opsdeck/opsdeck/internal/workload"
+)
+
+const (
+	healthyRS = "order-service-7d9f8b6c4d"
+	badRS     = "order-service-6c8f7d9b5c"
+)
+
+// orderService is a Deployment in the middle of a bad rollout: three healthy pods of v1 and
+// three of v2-bad.
+var orderService = domain.Service{
+	Namespace: "shop",
+	Name:      "order-service",
+	Kind:      domain.KindDeployment,
+	Image:     "order-service:v2-bad",
+	ReplicaSets: []domain.ReplicaSet{
+		{Name: badRS, Revision: 2, Image: "order-service:v2-bad", Replicas: 3},
+		{Name: healthyRS, Revision: 1, Image: "order-service:v1", Replicas: 3},
+	},
+}
+
+// startShop serves a simulator with orderService's six pods and a Prometheus scraping it.
+func startShop(t *testing.T) *Source {
+	t.Helper()
+	sim := workload.New()
+	for i, suffix := range []string{"abcde", "fghij", "klmno"} {
+		started := time.Now().Add(-time.Duration(i) * time.Minute)
+		sim.Upsert(workload.Pod{Namespace: "shop", Name: healthyRS + "-" + suffix, Container: "app", Image: "order-service:v1", Started: started})
+		sim.Upsert(workload.Pod{Namespace: "shop", Name: badRS + "-" + suffix, Container: "app", Image: "order-service:v2-bad", Started: started})
+	}
+	srv := httptest.NewServer(workload.Handler(sim))
+	t.Cleanup(srv.Close)
+	url := promtest.Start(t, srv.Listener.Addr().String())
+
+	// A rate over 1m of a series younger than a minute reads low (Prometheus extrapolates at
+	// most half a scrape interval past the first sample): a 10s window converges in 10s.
+	q := config.DefaultQueries()
+	q.Window = config.D(10 * time.Second)
+	src, err := New(config.Prometheus{URL: url, Timeout: config.D(10 * time.Second)}, q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// waitFrame reads frames until ok accepts one, failing with the last one at the deadline.
+func waitFrame(t *testing.T, src *Source, services []domain.Service, ok func(domain.MetricsFrame) error) domain.MetricsFrame {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		f := src.Frame(context.Background(), services)
+		err := f.Err
+		if err == nil {
+			err = ok(f)
+		}
+		if err == nil {
+			return f
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no good frame within 90s: %v\nlast frame: %s", err, dumpFrame(f))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func dumpFrame(f domain.MetricsFrame) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "queries %d, err %v\n", f.Queries, f.Err)
+	for k, v := range f.Services {
+		fmt.Fprintf(&b, "  service %s: %v\n", k, v)
+	}
+	for k, v := range f.ReplicaSets {
+		fmt.Fprintf(&b, "  replicaset %s: %v\n", k, v)
+	}
+	return b.String()
+}
+
+// between checks that metric m of values is in [lo, hi].
+func between(what string, v domain.Values, m domain.Metric, lo, hi float64) error {
+	x, ok := v.Get(m)
+	if !ok {
+		return fmt.Errorf("%s: no %s", what, m)
+	}
+	if x < lo || x > hi {
+		return fmt.Errorf("%s: %s = %.4g, want %.4g..%.4g", what, m, x, lo, hi)
+	}
+	return nil
+}
+
+func TestFrameAgainstPrometheus(t *testing.T) {
+	src := startShop(t)
+	services := []domain.Service{orderService}
+	begin := time.Now()
+
+	f := waitFrame(t, src, services, func(f domain.MetricsFrame) error {
+		bad, healthy, svc := f.ReplicaSets["shop/"+badRS], f.ReplicaSets["shop/"+healthyRS], f.Services["shop/order-service"]
+		for _, err := range []error{
+			between("bad rs", bad, domain.MetricErrorRatio, 0.2, 0.4),
+			between("healthy rs", healthy, domain.MetricErrorRatio, 0, 0.01),
+			between("bad rs", bad, domain.MetricRequestRate, 140, 160),
+			between("healthy rs", healthy, domain.MetricRequestRate, 140, 160),
+			between("healthy rs", healthy, domain.MetricLatencyP99, 0.08, 0.2),
+			between("bad rs", bad, domain.MetricLatencyP99, 0.08, 0.2),
+			between("healthy rs", healthy, domain.MetricCPU, 0.09, 0.11),
+			between("healthy rs", healthy, domain.MetricMemory, 110*workload.MiB, 130*workload.MiB),
+			between("service", svc, domain.MetricRequestRate, 280, 320),
+			// Summed 5xx over summed requests: (0.3·150 + 0.002·150) / 300.
+			between("service", svc, domain.MetricErrorRatio, 0.1, 0.2),
+			between("service", svc, domain.MetricLatencyP99, 0.08, 0.2),
+			between("service", svc, domain.MetricCPU, 0.09, 0.11),
+			between("service", svc, domain.MetricMemory, 110*workload.MiB, 130*workload.MiB),
+		} {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	t.Logf("frame after %s:\n%s", time.Since(begin).Round(time.Second), dumpFrame(f))
+
+	// The number of queries does not grow with the number of services.
+	for _, n := range []int{5, 500} {
+		many := manyServices(n)
+		many[0] = orderService
+		start := time.Now()
+		f := src.Frame(context.Background(), many)
+		took := time.Since(start)
+		if f.Err != nil {
+			t.Fatalf("%d services: %v", n, f.Err)
+		}
+		if f.Queries != numFrameQueries {
+			t.Errorf("%d services: %d queries, want %d", n, f.Queries, numFrameQueries)
+		}
+		if _, ok := f.Services["shop/order-service"].Get(domain.MetricErrorRatio); !ok {
+			t.Errorf("%d services: order-service has no error ratio", n)
+		}
+		t.Logf("%d services: %d queries, %s", n, f.Queries, took.Round(time.Millisecond))
+	}
+
+	if err := src.Ping(context.Background()); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+
+	series, err := src.History(context.Background(), orderService, 2*time.Minute, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]domain.Series{}
+	for _, s := range series {
+		got[string(s.Metric)+"/"+s.ReplicaSet] = s
+	}
+	for _, m := range domain.Metrics {
+		for _, rs := range []string{"", badRS, healthyRS} {
+			if s, ok := got[string(m)+"/"+rs]; !ok || len(s.Points) == 0 {
+				t.Errorf("history: no %s series for %q", m, rs)
+			}
+		}
+	}
+	if len(series) != 3*len(domain.Metrics) {
+		t.Errorf("history: %d series, want %d", len(series), 3*len(domain.Metrics))
+	}
+	if len(series) > 0 && (series[0].Metric != domain.MetricRequestRate || series[0].ReplicaSet != "" || series[1].ReplicaSet != badRS) {
+		t.Errorf("history order: %s/%q, %s/%q first", series[0].Metric, series[0].ReplicaSet, series[1].Metric, series[1].ReplicaSet)
+	}
+	last := func(key string) float64 {
+		p := got[key].Points
+		if len(p) == 0 {
+			return math.NaN()
+		}
+		return p[len(p)-1].V
+	}
+	if v := last("errors/" + badRS); !(v > 0.2 && v < 0.4) {
+		t.Errorf("history: bad ReplicaSet's error ratio ends at %v", v)
+	}
+	if v := last("errors/"); !(v > 0.1 && v < 0.2) {
+		t.Errorf("history: service error ratio ends at %v", v)
+	}
+	if v := last("p99/" + healthyRS); !(v > 0.08 && v < 0.2) {
+		t.Errorf("history: healthy p99 ends at %v", v)
+	}
+}
+
+// manyServices are n services in 10 namespaces, each with two ReplicaSets.
+func manyServices(n int) []domain.Service {
+	out := make([]domain.Service, n)
+	for i := range out {
+		name := fmt.Sprintf("svc-%03d", i)
+		out[i] = domain.Service{
+			Namespace: fmt.Sprintf("team-%d", i%10),
+			Name:      name,
+			ReplicaSets: []domain.ReplicaSet{
+				{Name: fmt.Sprintf("%s-%x", name, 0x5f6d7c8b00+i)},
+				{Name: fmt.Sprintf("%s-%x", name, 0x7b8c9d6f00+i)},
+			},
+		}
+	}
+	return out
+}

@@ -1,0 +1,311 @@
+package metrics
+
+import (
+	"context"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/opsdeck/opsdeck/config"
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+// fakeProm answers every query with an empty result and records what it was asked.
+type fakeProm struct {
+	mu      sync.Mutex
+	queries []string
+	paths   []string
+	auth    []string
+	n       atomic.Int64
+}
+
+func (f *fakeProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.n.Add(1)
+	_ = r.ParseForm()
+	f.mu.Lock()
+	f.queries = append(f.queries, r.Form.Get("query"))
+	f.paths = append(f.paths, r.URL.Path)
+	f.auth = append(f.auth, r.Header.Get("Authorization"))
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	kind := "vector"
+	if strings.HasSuffix(r.URL.Path, "query_range") {
+		kind = "matrix"
+	}
+	_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"` + kind + `","result":[]}}`))
+}
+
+func newSource(t *testing.T, p config.Prometheus) *Source {
+	t.Helper()
+	if p.Timeout.Duration == 0 {
+		p.Timeout = config.D(5 * time.Second)
+	}
+	s, err := New(p, config.DefaultQueries(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestQueriesPerFrameAreFixed(t *testing.T) {
+	fake := &fakeProm{}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	src := newSource(t, config.Prometheus{URL: srv.URL})
+
+	for _, n := range []int{1, 5, 500} {
+		before := fake.n.Load()
+		f := src.Frame(context.Background(), manyServices(n))
+		asked := fake.n.Load() - before
+		if f.Err != nil || f.Queries != numFrameQueries || asked != numFrameQueries {
+			t.Errorf("%d services: Queries %d, %d requests, err %v; want %d", n, f.Queries, asked, f.Err, numFrameQueries)
+		}
+	}
+	// Scoped to the services' namespaces, never per service.
+	for _, q := range fake.queries[len(fake.queries)-numFrameQueries:] {
+		if !strings.Contains(q, `namespace=~"team-0|team-1|team-2|team-3|team-4|team-5|team-6|team-7|team-8|team-9"`) || strings.Contains(q, "svc-") {
+			t.Errorf("query not scoped by namespace only: %s", q)
+		}
+	}
+	if f := src.Frame(context.Background(), nil); f.Queries != 0 || f.Err != nil {
+		t.Errorf("no services: %d queries, %v", f.Queries, f.Err)
+	}
+}
+
+func TestFrameQueries(t *testing.T) {
+	b := newBuilder(config.DefaultQueries(), "")
+	q := b.frameQueries([]string{"shop"})
+	want := map[int]string{
+		qRequests: `sum by (namespace, replicaset) (label_replace(rate(http_requests_total{namespace="shop"}[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}"))`,
+		qErrors:   `sum by (namespace, replicaset) (label_replace(rate(http_requests_total{namespace="shop",code=~"5.."}[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}"))`,
+		qP99:      `histogram_quantile(0.99, sum by (namespace, replicaset, le) (label_replace(rate(http_request_duration_seconds_bucket{namespace="shop"}[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}")))`,
+		qP99Deployment: `histogram_quantile(0.99, sum by (namespace, deployment, le) (label_replace(label_replace(rate(http_request_duration_seconds_bucket{namespace="shop"}[1m]), ` +
+			`"replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}"), "deployment", "$1", "replicaset", "(.+)-[a-z0-9]+")))`,
+	}
+	for i, w := range want {
+		if q[i] != w {
+			t.Errorf("query %s:\n got  %s\n want %s", queryNames[i], q[i], w)
+		}
+	}
+	if !strings.Contains(q[qPods], `label_replace(count by (namespace, replicaset) (label_replace(sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{`) ||
+		!strings.Contains(q[qPods], `"metric", "memory", "", "")`) {
+		t.Errorf("pods query: %s", q[qPods])
+	}
+
+	// With a workload label, no label_replace from the pod.
+	b = newBuilder(config.DefaultQueries(), "owner")
+	q = b.frameQueries([]string{"a", "b.c"})
+	if got, w := q[qRequests], `sum by (namespace, owner) (rate(http_requests_total{namespace=~"a|b\\.c"}[1m]))`; got != w {
+		t.Errorf("workload label:\n got  %s\n want %s", got, w)
+	}
+	if !strings.Contains(q[qP99Deployment], `label_replace(rate(http_request_duration_seconds_bucket{namespace=~"a|b\\.c"}[1m]), "deployment", "$1", "owner", "(.+)-[a-z0-9]+")`) {
+		t.Errorf("workload label p99: %s", q[qP99Deployment])
+	}
+	for _, s := range q {
+		if strings.Contains(s, `"pod"`) {
+			t.Errorf("workload label query relabels pods: %s", s)
+		}
+	}
+}
+
+func TestHistoryQueries(t *testing.T) {
+	b := newBuilder(config.DefaultQueries(), "")
+	svc := domain.Service{Namespace: "shop", Name: "order-service"}
+	q := b.historyQueries(svc)
+	if len(q) != len(domain.Metrics) {
+		t.Fatalf("%d history queries", len(q))
+	}
+	sel := `{namespace="shop",pod=~"^order-service-[a-z0-9]+-[a-z0-9]{5}$"}`
+	if w := `sum by (replicaset) (label_replace(rate(http_requests_total` + sel + `[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}")) or sum(rate(http_requests_total` + sel + `[1m]))`; q[domain.MetricRequestRate] != w {
+		t.Errorf("rps history:\n got  %s\n want %s", q[domain.MetricRequestRate], w)
+	}
+	// Blue-green: both Deployments' pods.
+	bg := domain.Service{Namespace: "shop", Name: "web", ReplicaSets: []domain.ReplicaSet{{Name: "web-blue-5f6d7c8b9a"}, {Name: "web-green-6c7d8e9f5a"}}}
+	if got := b.serviceSelector(bg); got != `namespace="shop",pod=~"^(web-blue|web-green)-[a-z0-9]+-[a-z0-9]{5}$"` {
+		t.Errorf("blue-green selector %s", got)
+	}
+	re := regexp.MustCompile(`^(web-blue|web-green)-[a-z0-9]+-[a-z0-9]{5}$`)
+	if !re.MatchString("web-blue-5f6d7c8b9a-x2x7q") || re.MatchString("web-blue-canary-5f6d7c8b9a-x2x7q-1") {
+		t.Error("selector regexp")
+	}
+}
+
+func TestHistoryAsksOneQueryPerMetric(t *testing.T) {
+	fake := &fakeProm{}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	src := newSource(t, config.Prometheus{URL: srv.URL})
+	if _, err := src.History(context.Background(), orderService, 15*time.Minute, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n := fake.n.Load(); n != int64(len(domain.Metrics)) {
+		t.Errorf("%d range queries, want %d", n, len(domain.Metrics))
+	}
+	if _, err := src.History(context.Background(), orderService, 0, time.Second); err == nil {
+		t.Error("a zero window was accepted")
+	}
+}
+
+func TestPrometheusFailures(t *testing.T) {
+	// A port nobody listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close()
+
+	// A server that accepts and never answers.
+	hang := make(chan struct{})
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer silent.Close()
+	defer close(hang)
+
+	// A Prometheus that refuses a bad template.
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"status":"error","errorType":"bad_data","error":"1:6: parse error: unexpected \"}\"\nin query"}`))
+	}))
+	defer refusing.Close()
+
+	// Not Prometheus at all.
+	other := httptest.NewServer(http.NotFoundHandler())
+	defer other.Close()
+
+	tests := []struct {
+		name string
+		p    config.Prometheus
+		want string
+	}{
+		{"refused", config.Prometheus{URL: closed}, "prometheus " + closed + ": connection refused"},
+		{"silent", config.Prometheus{URL: silent.URL, Timeout: config.D(300 * time.Millisecond)}, "prometheus " + silent.URL + ": no answer within 300ms"},
+		{"bad query", config.Prometheus{URL: refusing.URL}, "prometheus " + refusing.URL + `: query requests: bad_data: 1:6: parse error: unexpected "}"`},
+		{"not prometheus", config.Prometheus{URL: other.URL}, "prometheus " + other.URL + ": client error: 404 (404 page not found)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := newSource(t, tt.p)
+			start := time.Now()
+			f := src.Frame(context.Background(), []domain.Service{orderService})
+			if f.Err == nil || f.Err.Error() != tt.want {
+				t.Errorf("Err = %v\n want %s", f.Err, tt.want)
+			}
+			if len(f.Services) != 0 || len(f.ReplicaSets) != 0 || f.Queries != numFrameQueries {
+				t.Errorf("frame not empty: %+v", f)
+			}
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("took %s", took)
+			}
+			if err := src.Ping(context.Background()); err == nil {
+				t.Error("Ping succeeded")
+			}
+		})
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	fake := &fakeProm{}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	passFile := filepath.Join(dir, "password")
+	if err := os.WriteFile(tokenFile, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(passFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		p    config.Prometheus
+		want string
+	}{
+		{config.Prometheus{URL: srv.URL, BearerToken: "tok"}, "Bearer tok"},
+		{config.Prometheus{URL: srv.URL, BearerTokenFile: tokenFile}, "Bearer from-file"},
+		{config.Prometheus{URL: srv.URL, BasicAuth: &config.BasicAuth{Username: "ops", PasswordFile: passFile}}, "Basic b3BzOnMzY3JldA=="},
+		{config.Prometheus{URL: srv.URL}, ""},
+	}
+	for _, tt := range tests {
+		src := newSource(t, tt.p)
+		if err := src.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		fake.mu.Lock()
+		got := fake.auth[len(fake.auth)-1]
+		fake.mu.Unlock()
+		if got != tt.want {
+			t.Errorf("Authorization %q, want %q", got, tt.want)
+		}
+	}
+}
+
+func TestTLS(t *testing.T) {
+	fake := &fakeProm{}
+	srv := httptest.NewUnstartedServer(fake)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
+	srv.StartTLS()
+	defer srv.Close()
+
+	// Unknown CA: refused.
+	src := newSource(t, config.Prometheus{URL: srv.URL})
+	if err := src.Ping(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("untrusted certificate: %v", err)
+	}
+	// The server's CA from a file.
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pemCert(srv.Certificate().Raw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src = newSource(t, config.Prometheus{URL: srv.URL, TLS: config.TLS{CAFile: ca}})
+	if err := src.Ping(context.Background()); err != nil {
+		t.Errorf("with ca_file: %v", err)
+	}
+	src = newSource(t, config.Prometheus{URL: srv.URL, TLS: config.TLS{InsecureSkipVerify: true}})
+	if err := src.Ping(context.Background()); err != nil {
+		t.Errorf("insecure: %v", err)
+	}
+}
+
+// Through the API server's service proxy, with the kubeconfig's credentials.
+func TestServiceProxy(t *testing.T) {
+	fake := &fakeProm{}
+	apiserver := httptest.NewServer(fake)
+	defer apiserver.Close()
+	rc := &rest.Config{Host: apiserver.URL, BearerToken: "kube-token"}
+	src, err := New(config.Prometheus{Service: "monitoring/prometheus:9090", URL: "http://ignored:9090", Timeout: config.D(time.Second)}, config.DefaultQueries(), rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := src.Frame(context.Background(), []domain.Service{orderService}); f.Err != nil {
+		t.Fatal(f.Err)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if p := fake.paths[0]; p != "/api/v1/namespaces/monitoring/services/prometheus:9090/proxy/api/v1/query" {
+		t.Errorf("path %s", p)
+	}
+	if a := fake.auth[0]; a != "Bearer kube-token" {
+		t.Errorf("Authorization %q", a)
+	}
+	if _, err := New(config.Prometheus{Service: "monitoring/prometheus:9090"}, config.Queries{}, nil); err == nil {
+		t.Error("service proxy without a cluster connection accepted")
+	}
+}
