@@ -1,0 +1,48 @@
+package keys
+
+import (
+	"strings"
+	"testing"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
+
+func press(s string) tea.KeyPressMsg {
+	return tea.KeyPressMsg{Code: []rune(s)[0], Text: s}
+}
+
+func TestDefaultsFollowTheDesign(t *testing.T) {
+	k := Default()
+	for s, b := range map[string]key.Binding{
+		"j": k.Down, "k": k.Up, "d": k.Deploy, "r": k.Rollback, "a": k.Guard, "p": k.Pause,
+		"R": k.Restart, "s": k.Scale, "/": k.Filter, "?": k.Help, "q": k.Quit, "y": k.Confirm,
+	} {
+		if !key.Matches(press(s), b) {
+			t.Errorf("%s does not trigger %q", s, b.Help().Desc)
+		}
+	}
+	if key.Matches(press("r"), k.Restart) {
+		t.Error("r and R must differ")
+	}
+}
+
+func TestApply(t *testing.T) {
+	k := Default()
+	if err := k.Apply(map[string][]string{"deploy": {"D", "ctrl+d"}, "rollback": {"b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if key.Matches(press("d"), k.Deploy) || !key.Matches(press("D"), k.Deploy) || k.Deploy.Help().Key != "D/ctrl+d" {
+		t.Errorf("deploy: %v %q", k.Deploy.Keys(), k.Deploy.Help().Key)
+	}
+	err := k.Apply(map[string][]string{"deplo": {"x"}, "scale": nil, "help": {"h"}})
+	if err == nil || !strings.Contains(err.Error(), `unknown action "deplo"`) || !strings.Contains(err.Error(), `"scale" has no keys`) {
+		t.Fatalf("error %v", err)
+	}
+	if !key.Matches(press("h"), k.Help) {
+		t.Error("valid entries are applied despite errors")
+	}
+	if len(Names()) != 18 {
+		t.Errorf("names %v", Names())
+	}
+}
