@@ -96,7 +96,8 @@ type Model struct {
 	guardStates map[string]string
 	guardText   string
 
-	cache *viewCache
+	cache  *viewCache
+	states int // cluster states received, to prune the store now and then
 }
 
 // New builds the console for backend b. Nothing runs until the program calls Init.
@@ -270,9 +271,30 @@ func (m *Model) applyState(st domain.ClusterState) {
 	m.haveState = true
 	m.table.SetServices(st.Services)
 	m.events.SetClusterEvents(st.Events)
+	m.states++
+	if m.states%50 == 0 {
+		m.pruneStore()
+	}
 	if m.selKey == "" {
 		if s, ok := m.table.Selected(); ok {
 			m.selKey = s.Key()
+		}
+	}
+}
+
+// pruneStore forgets the series of services and ReplicaSets that are gone.
+func (m *Model) pruneStore() {
+	live := map[string]bool{}
+	for _, s := range m.state.Services {
+		live[s.Key()] = true
+		for _, rs := range s.ReplicaSets {
+			live[metrics.ReplicaSetKey(s.Namespace, rs.Name)] = true
+		}
+	}
+	m.store.Prune(func(k string) bool { return live[k] })
+	for k := range m.backfill {
+		if !live[k] {
+			delete(m.backfill, k)
 		}
 	}
 }
@@ -388,6 +410,7 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		switch {
 		case m.details:
 			m.details = false
+			m.focus = paneServices
 		case m.table.Filter() != "":
 			m.filter.SetValue("")
 			m.table.SetFilter("")
