@@ -76,42 +76,9 @@ var planners = map[domain.ActionKind]planner{
 // Execute performs a. The error, when there is one, is one line meant for a person; it wraps
 // domain.ErrReadOnly, domain.ErrConflict, ErrNotFound or ErrForbidden where they apply.
 func (e *Executor) Execute(ctx context.Context, a domain.Action) (domain.Result, error) {
-	res := domain.Result{Action: a, At: e.now()}
-	// The one place that decides whether a mutation may run.
-	if e.ReadOnly {
-		return res, fmt.Errorf("%w: refusing to %s %s (started with --readonly)", domain.ErrReadOnly, a.Kind, a.Service)
-	}
-	plan, ok := planners[a.Kind]
-	if !ok {
-		return res, fmt.Errorf("unknown action %q", a.Kind)
-	}
-	if err := validate(a); err != nil {
+	res, d, p, err := e.prepare(ctx, a)
+	if err != nil || p.skip != "" {
 		return res, err
-	}
-	if e.Audit == nil {
-		return res, fmt.Errorf("refusing to %s %s: no audit log is configured", a.Kind, a.Service)
-	}
-	d, err := e.Client.AppsV1().Deployments(a.Namespace).Get(ctx, a.Service, metav1.GetOptions{})
-	if err != nil {
-		return res, e.apiError(err, a, "get", "deployments")
-	}
-	rev, _ := deploymentutil.Revision(d)
-	res.FromRevision, res.ToRevision = rev, rev
-	res.FromImage = mainImage(d)
-	res.ToImage = res.FromImage
-	if a.ExpectRevision != 0 && rev != a.ExpectRevision {
-		return res, fmt.Errorf("%w: %s is at revision %d, not %d: someone else acted; look again before retrying",
-			domain.ErrConflict, a.Service, rev, a.ExpectRevision)
-	}
-	p, err := plan(ctx, e, a, d)
-	if err != nil {
-		return res, e.apiError(err, a, "get", "replicasets")
-	}
-	res.FromRevision, res.ToRevision = p.fromRevision, p.toRevision
-	res.FromImage, res.ToImage = p.fromImage, p.toImage
-	if p.skip != "" {
-		res.Skipped, res.Message = true, p.skip
-		return res, nil
 	}
 
 	snapshot, err := e.Audit.Snapshot(res.At, a.Namespace, a.Service, string(a.Kind), deploymentForSnapshot(d))
@@ -175,6 +142,55 @@ func (e *Executor) now() time.Time {
 		return domain.SystemClock{}.Now()
 	}
 	return e.Clock.Now()
+}
+
+// Preview says what Execute would do (from and to revision and image, or that it would change
+// nothing) and refuses what Execute would refuse before acting, without changing anything:
+// the CLI shows it in its confirmation.
+func (e *Executor) Preview(ctx context.Context, a domain.Action) (domain.Result, error) {
+	res, _, _, err := e.prepare(ctx, a)
+	return res, err
+}
+
+// prepare checks a, reads the Deployment and plans the action.
+func (e *Executor) prepare(ctx context.Context, a domain.Action) (domain.Result, *appsv1.Deployment, *plan, error) {
+	res := domain.Result{Action: a, At: e.now()}
+	// The one place that decides whether a mutation may run.
+	if e.ReadOnly {
+		return res, nil, nil, fmt.Errorf("%w: refusing to %s %s (started with --readonly)", domain.ErrReadOnly, a.Kind, a.Service)
+	}
+	planner, ok := planners[a.Kind]
+	if !ok {
+		return res, nil, nil, fmt.Errorf("unknown action %q", a.Kind)
+	}
+	if err := validate(a); err != nil {
+		return res, nil, nil, err
+	}
+	if e.Audit == nil {
+		return res, nil, nil, fmt.Errorf("refusing to %s %s: no audit log is configured", a.Kind, a.Service)
+	}
+	d, err := e.Client.AppsV1().Deployments(a.Namespace).Get(ctx, a.Service, metav1.GetOptions{})
+	if err != nil {
+		return res, nil, nil, e.apiError(err, a, "get", "deployments")
+	}
+	rev, _ := deploymentutil.Revision(d)
+	res.FromRevision, res.ToRevision = rev, rev
+	res.FromImage = mainImage(d)
+	res.ToImage = res.FromImage
+	if a.ExpectRevision != 0 && rev != a.ExpectRevision {
+		return res, nil, nil, fmt.Errorf("%w: %s is at revision %d, not %d: someone else acted; look again before retrying",
+			domain.ErrConflict, a.Service, rev, a.ExpectRevision)
+	}
+	p, err := planner(ctx, e, a, d)
+	if err != nil {
+		return res, nil, nil, e.apiError(err, a, "list", "replicasets")
+	}
+	res.FromRevision, res.ToRevision = p.fromRevision, p.toRevision
+	res.FromImage, res.ToImage = p.fromImage, p.toImage
+	if p.skip != "" {
+		res.Skipped, res.Message = true, p.skip
+	}
+	return res, d, p, nil
 }
 
 func validate(a domain.Action) error {

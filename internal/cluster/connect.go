@@ -5,6 +5,7 @@ package cluster
 
 import (
 	"fmt"
+	"os"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
@@ -59,6 +60,13 @@ func Connect(flags *genericclioptions.ConfigFlags, opts ...ConnectOption) (*Conn
 		opt(&o)
 	}
 	loader := flags.ToRawKubeConfigLoader()
+	raw, err := loader.RawConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	if len(raw.Contexts) == 0 && (flags.APIServer == nil || *flags.APIServer == "") && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return nil, fmt.Errorf("no kubeconfig found: pass --kubeconfig or set KUBECONFIG (kubectl's rules apply)")
+	}
 	cfg, err := flags.ToRESTConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
@@ -78,10 +86,6 @@ func Connect(flags *genericclioptions.ConfigFlags, opts ...ConnectOption) (*Conn
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 	ns, _, err := loader.Namespace()
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w", err)
-	}
-	raw, err := loader.RawConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}

@@ -66,7 +66,6 @@ type Watcher struct {
 	mu      sync.Mutex
 	api     domain.Health
 	lastErr time.Time
-	probing bool
 	latest  *domain.ClusterState
 	subs    map[chan domain.ClusterState]struct{}
 	started bool
@@ -177,6 +176,7 @@ func (w *Watcher) Start(ctx context.Context) {
 		w.changed()
 	}()
 	go w.loop(ctx)
+	go w.probe(ctx)
 	w.changed()
 }
 
@@ -219,23 +219,25 @@ func (w *Watcher) changed() {
 }
 
 // watchFailed is every informer's watch error handler: the API is reconnecting until a watch
-// delivers again or a probe of the server succeeds with no new error.
+// delivers again or the health probe succeeds with no new error.
 func (w *Watcher) watchFailed(err error) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
+	w.setUnhealthy(watchErrText(err))
+}
+
+func (w *Watcher) setUnhealthy(msg string) {
 	w.mu.Lock()
 	w.lastErr = w.clock.Now()
-	w.api = domain.Health{OK: false, Reconnecting: true, LastSuccess: w.api.LastSuccess, Err: oneLine(watchErrText(err))}
-	probe := !w.probing
-	w.probing = true
+	changed := w.api.OK || w.api.Err != oneLine(msg)
+	w.api = domain.Health{OK: false, Reconnecting: true, LastSuccess: w.api.LastSuccess, Err: oneLine(msg)}
 	w.mu.Unlock()
-	if probe {
-		go w.probe()
-	}
-	select {
-	case w.dirty <- struct{}{}:
-	default:
+	if changed {
+		select {
+		case w.dirty <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -249,36 +251,49 @@ func watchErrText(err error) string {
 	return "watch failed: " + err.Error()
 }
 
-// probe asks the server for its version every 2 s while the API is reconnecting, and declares
-// it back when a probe succeeds and no watch error came for 5 s.
-func (w *Watcher) probe() {
-	defer func() {
-		w.mu.Lock()
-		w.probing = false
-		w.mu.Unlock()
-	}()
+// Health probe periods. client-go's reflectors retry a broken watch on their own without
+// telling anyone (WatchListClient), so the watcher asks the server for /version, which costs
+// nothing like a LIST, to notice an unreachable API server and its return.
+const (
+	probeHealthy   = 5 * time.Second
+	probeUnhealthy = 2 * time.Second
+	probeTimeout   = 3 * time.Second
+)
+
+// probe runs until ctx ends: a failed probe marks the API reconnecting; a successful one marks
+// it OK again once no watch error came for a few seconds.
+func (w *Watcher) probe(ctx context.Context) {
+	rc := w.client.Discovery().RESTClient()
+	if rc == nil {
+		return
+	}
+	period := probeUnhealthy
 	for {
 		select {
-		case <-w.done:
+		case <-ctx.Done():
 			return
-		case <-time.After(2 * time.Second):
+		case <-time.After(period):
 		}
-		w.mu.Lock()
-		reconnecting := w.api.Reconnecting
-		quiet := w.clock.Now().Sub(w.lastErr) > 5*time.Second
-		w.mu.Unlock()
-		if !reconnecting {
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		err := rc.Get().AbsPath("/version").Do(pctx).Error()
+		cancel()
+		if ctx.Err() != nil {
 			return
 		}
-		if !quiet {
+		if err != nil {
+			w.setUnhealthy("cannot reach the API server: " + err.Error())
+			period = probeUnhealthy
 			continue
 		}
-		if _, err := w.client.Discovery().ServerVersion(); err == nil {
-			w.mu.Lock()
+		period = probeHealthy
+		w.mu.Lock()
+		recovered := !w.api.OK && w.clock.Now().Sub(w.lastErr) > 2*probeUnhealthy
+		if recovered || w.api.OK {
 			w.api = domain.Health{OK: true, LastSuccess: w.clock.Now()}
-			w.mu.Unlock()
+		}
+		w.mu.Unlock()
+		if recovered {
 			w.changed()
-			return
 		}
 	}
 }

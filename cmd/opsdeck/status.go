@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opsdeck/opsdeck/internal/cluster"
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+// statusOptions is `opsdeck status`.
+type statusOptions struct {
+	g           *globals
+	output      string
+	syncTimeout time.Duration
+}
+
+func newStatusCmd(g *globals) *cobra.Command {
+	o := &statusOptions{g: g}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Print one snapshot: services, revisions, rollout, metrics, guard verdict",
+		Example: `  opsdeck status -n shop
+  opsdeck status -A -o json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().DurationVar(&o.syncTimeout, "sync-timeout", 30*time.Second, "how long to wait for the watches to fill")
+	return cmd
+}
+
+// Validate checks the output format.
+func (o *statusOptions) Validate() error {
+	if o.output != "table" && o.output != "json" {
+		return usagef("--output must be table or json, not %q", o.output)
+	}
+	return nil
+}
+
+// Status is the JSON document of `opsdeck status -o json`.
+type Status struct {
+	At         time.Time       `json:"at"`
+	Context    string          `json:"context"`
+	Cluster    string          `json:"cluster"`
+	User       string          `json:"user"`
+	Namespaces []string        `json:"namespaces"`
+	MetricsErr string          `json:"metrics_error,omitempty"`
+	Services   []ServiceStatus `json:"services"`
+}
+
+// ServiceStatus is one service in Status.
+type ServiceStatus struct {
+	Namespace      string             `json:"namespace"`
+	Name           string             `json:"name"`
+	Image          string             `json:"image"`
+	Revision       int64              `json:"revision"`
+	Phase          domain.Phase       `json:"phase"`
+	Message        string             `json:"message,omitempty"`
+	Desired        int32              `json:"desired"`
+	Updated        int32              `json:"updated"`
+	Ready          int32              `json:"ready"`
+	Available      int32              `json:"available"`
+	Paused         bool               `json:"paused"`
+	RolloutStarted *time.Time         `json:"rollout_started,omitempty"`
+	Revisions      []RevisionStatus   `json:"revisions"`
+	Metrics        map[string]float64 `json:"metrics"`
+	// Guard is the auto-guard verdict; "-" until the guard reports one.
+	Guard string `json:"guard"`
+}
+
+// RevisionStatus is one revision in ServiceStatus.
+type RevisionStatus struct {
+	Number      int64     `json:"number"`
+	Image       string    `json:"image"`
+	ChangeCause string    `json:"change_cause,omitempty"`
+	Created     time.Time `json:"created"`
+	ReplicaSet  string    `json:"replicaset"`
+	Current     bool      `json:"current"`
+}
+
+// Run takes one snapshot after the watches have synced.
+func (o *statusOptions) Run(ctx context.Context) error {
+	cfg, err := o.g.loadConfig()
+	if err != nil {
+		return err
+	}
+	conn, err := o.g.connect()
+	if err != nil {
+		return err
+	}
+	w, err := cluster.NewWatcher(conn.Client, cluster.WatchOptions{Namespaces: o.g.namespaces(conn), Selector: o.g.selector})
+	if err != nil {
+		return usageError{err}
+	}
+	if _, err := conn.Client.Discovery().ServerVersion(); err != nil {
+		return fmt.Errorf("cannot reach cluster %s: %s", conn.Identity.Context, oneLine(err.Error()))
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w.Start(wctx)
+	sctx, scancel := context.WithTimeout(wctx, o.syncTimeout)
+	synced := w.WaitForSync(sctx)
+	scancel()
+	if !synced {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		st := w.Build()
+		why := st.API.Err
+		if why == "" {
+			why = "no answer"
+		}
+		return fmt.Errorf("cluster %s did not answer within %s: %s", conn.Identity.Context, o.syncTimeout, why)
+	}
+	st := w.Build()
+
+	doc := Status{At: st.At, Context: conn.Identity.Context, Cluster: conn.Identity.Cluster, User: conn.Identity.User,
+		Namespaces: conn.Identity.Namespaces, Services: []ServiceStatus{}}
+	var frame domain.MetricsFrame
+	if src, err := metricsSource(cfg, conn); err != nil {
+		doc.MetricsErr = err.Error()
+	} else {
+		frame = src.Frame(ctx, st.Services)
+		if frame.Err != nil {
+			doc.MetricsErr = oneLine(frame.Err.Error())
+		}
+	}
+	for _, s := range st.Services {
+		ss := ServiceStatus{Namespace: s.Namespace, Name: s.Name, Image: s.Image, Revision: s.Revision, Phase: s.Phase,
+			Message: s.Message, Desired: s.Desired, Updated: s.Updated, Ready: s.Ready, Available: s.Available,
+			Paused: s.Paused, Revisions: []RevisionStatus{}, Metrics: map[string]float64{}, Guard: "-"}
+		if !s.RolloutStarted.IsZero() {
+			t := s.RolloutStarted
+			ss.RolloutStarted = &t
+		}
+		revs, _ := w.Revisions(s.Namespace, s.Name)
+		for _, r := range revs {
+			ss.Revisions = append(ss.Revisions, RevisionStatus{Number: r.Number, Image: r.Image, ChangeCause: r.ChangeCause,
+				Created: r.Created, ReplicaSet: r.ReplicaSet, Current: r.Current})
+		}
+		for _, m := range domain.Metrics {
+			if v, ok := frame.Services[s.Key()].Get(m); ok {
+				ss.Metrics[string(m)] = v
+			}
+		}
+		doc.Services = append(doc.Services, ss)
+	}
+	if o.output == "json" {
+		enc := json.NewEncoder(o.g.streams.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	}
+	return writeStatusTable(o.g.streams.Out, doc)
+}
+
+func writeStatusTable(out io.Writer, doc Status) error {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	multi := len(doc.Namespaces) != 1
+	head := []string{"NAME", "IMAGE", "REV", "PHASE", "READY", "UP-TO-DATE", "RPS", "5XX", "P99", "CPU", "MEM", "GUARD"}
+	if multi {
+		head = append([]string{"NAMESPACE"}, head...)
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, s := range doc.Services {
+		row := []string{s.Name, s.Image, fmt.Sprint(s.Revision), string(s.Phase),
+			fmt.Sprintf("%d/%d", s.Ready, s.Desired), fmt.Sprint(s.Updated),
+			metric(s.Metrics, domain.MetricRequestRate, "%.1f"), metric(s.Metrics, domain.MetricErrorRatio, "%.2f%%"),
+			metric(s.Metrics, domain.MetricLatencyP99, "%.0fms"), metric(s.Metrics, domain.MetricCPU, "%.2f"),
+			metric(s.Metrics, domain.MetricMemory, "%.0fMi"), s.Guard}
+		if multi {
+			row = append([]string{s.Namespace}, row...)
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(doc.Services) == 0 {
+		fmt.Fprintf(out, "no services (Deployments) in %s\n", nsList(doc.Namespaces))
+	}
+	if doc.MetricsErr != "" {
+		fmt.Fprintf(out, "metrics: %s\n", doc.MetricsErr)
+	}
+	return nil
+}
+
+func metric(vals map[string]float64, m domain.Metric, format string) string {
+	v, ok := vals[string(m)]
+	if !ok {
+		return "-"
+	}
+	return fmt.Sprintf(format, m.Display(v))
+}
+
+func nsList(ns []string) string {
+	if len(ns) == 0 {
+		return "any namespace"
+	}
+	return "namespace " + strings.Join(ns, ", ")
+}
