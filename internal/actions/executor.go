@@ -173,6 +173,13 @@ func (e *Executor) prepare(ctx context.Context, a domain.Action) (domain.Result,
 	if err != nil {
 		return res, nil, nil, e.apiError(err, a, "get", "deployments")
 	}
+	if a.ExpectRevision != 0 && d.Generation > d.Status.ObservedGeneration {
+		// A spec change is waiting for the controller, so the revision annotation may not tell
+		// yet that someone else acted: let the controller observe it first.
+		if d, err = e.awaitObserved(ctx, a, d); err != nil {
+			return res, nil, nil, err
+		}
+	}
 	rev, _ := deploymentutil.Revision(d)
 	res.FromRevision, res.ToRevision = rev, rev
 	res.FromImage = mainImage(d)
@@ -191,6 +198,31 @@ func (e *Executor) prepare(ctx context.Context, a domain.Action) (domain.Result,
 		res.Skipped, res.Message = true, p.skip
 	}
 	return res, d, p, nil
+}
+
+// observeTimeout bounds how long an action with ExpectRevision waits for the Deployment
+// controller to observe a pending spec change.
+const observeTimeout = 5 * time.Second
+
+func (e *Executor) awaitObserved(ctx context.Context, a domain.Action, d *appsv1.Deployment) (*appsv1.Deployment, error) {
+	deadline := time.Now().Add(observeTimeout)
+	for d.Generation > d.Status.ObservedGeneration {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w: %s has a change the controller has not observed yet: someone else acted; look again before retrying",
+				domain.ErrConflict, a.Service)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		fresh, err := e.Client.AppsV1().Deployments(a.Namespace).Get(ctx, a.Service, metav1.GetOptions{})
+		if err != nil {
+			return nil, e.apiError(err, a, "get", "deployments")
+		}
+		d = fresh
+	}
+	return d, nil
 }
 
 func validate(a domain.Action) error {
