@@ -30,7 +30,8 @@ func TestCheck(t *testing.T) {
 		}},
 		{"unknown-field.yaml", []string{
 			"colour: unknown field (known: guard, keys, notify, prometheus, queries, refresh, services, thresholds)",
-			"prometheus.urll: unknown field (known: basic_auth, bearer_token, bearer_token_file, service, timeout, tls, url, workload_label)",
+			"prometheus.urll: unknown field (did you mean url?)",
+			"thresholds.errors.abvoe: unknown field (did you mean above?)",
 		}},
 		{"bad-duration.yaml", []string{
 			"guard.window: must be a duration such as \"20s\" or \"1m30s\", not \"15 minutes\"",

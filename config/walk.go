@@ -155,18 +155,43 @@ func jsonFields(t reflect.Type) map[string]reflect.StructField {
 	return out
 }
 
-// suggest names a known field close to an unknown one ("did you mean ...").
+// suggest names a known field close to an unknown one ("did you mean ...?"), or lists them.
 func suggest(k string, fields map[string]reflect.StructField) string {
 	norm := func(s string) string { return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s)) }
 	var names []string
+	best, bestDist := "", 3
 	for name := range fields {
-		if norm(name) == norm(k) {
-			return fmt.Sprintf(" (did you mean %s?)", name)
-		}
 		names = append(names, name)
+		if d := distance(norm(name), norm(k)); d < bestDist || (d == bestDist && name < best) {
+			best, bestDist = name, d
+		}
+	}
+	if best != "" && (bestDist <= 1 || len(k) >= 5) {
+		return fmt.Sprintf(" (did you mean %s?)", best)
 	}
 	slices.Sort(names)
 	return " (known: " + strings.Join(names, ", ") + ")"
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // describe names a generic JSON value's kind for error messages: `a string ("high")`.
