@@ -94,15 +94,22 @@ func Up(ctx context.Context, opts Options) (env *Env, err error) {
 			return nil, err
 		}
 	}
+	// The workload simulator compiles while the control plane starts.
+	buildCtx, cancelBuild := context.WithCancel(ctx)
+	workloadBin := make(chan buildResult, 1)
+	buildDone := make(chan struct{})
+	go func() {
+		defer close(buildDone)
+		workloadBin <- buildWorkload(buildCtx, s.path("bin"))
+	}()
 	defer func() {
 		if err != nil {
+			cancelBuild()
+			<-buildDone
 			stopPids(dir, recordedPids(dir), 5*time.Second)
 		}
+		cancelBuild()
 	}()
-
-	// The workload simulator compiles while the control plane starts.
-	workloadBin := make(chan buildResult, 1)
-	go func() { workloadBin <- buildWorkload(ctx, s.path("bin")) }()
 
 	if s.opts.BinDir == "" {
 		s.progress("building or reusing the sandbox binaries (testdata/tools/build.sh)")
