@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/opsdeck/opsdeck/internal/audit"
 	"github.com/opsdeck/opsdeck/internal/domain"
@@ -410,10 +411,16 @@ func TestExpectRevisionAndRacingExecutors(t *testing.T) {
 
 	// A stale copy whose status only moved: the action goes through after reading again.
 	stale = f.deployment(t, "web")
-	st := stale.DeepCopy()
-	st.Status.Conditions = append(st.Status.Conditions, appsv1.DeploymentCondition{Type: "OpsdeckTest", Status: corev1.ConditionTrue})
-	if _, err := f.client.AppsV1().Deployments(f.ns).UpdateStatus(ctx, st, metav1.UpdateOptions{}); err != nil {
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		st := f.deployment(t, "web")
+		st.Status.Conditions = append(st.Status.Conditions, appsv1.DeploymentCondition{Type: "OpsdeckTest", Status: corev1.ConditionTrue})
+		_, err := f.client.AppsV1().Deployments(f.ns).UpdateStatus(ctx, st, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
+	}
+	if f.deployment(t, "web").ResourceVersion == stale.ResourceVersion {
+		t.Fatal("status update did not move the resourceVersion")
 	}
 	a := domain.Action{Kind: domain.ActionPause, Namespace: f.ns, Service: "web", Trigger: domain.TriggerCLI}
 	p, err := planPause(ctx, f.exec, a, stale)
