@@ -5,6 +5,8 @@ import "time"
 // Alert is a threshold breach of one service that lasted its rule's For duration, or the news
 // that such a breach is over (Resolved).
 type Alert struct {
+	// Name is the alert's name for receivers: AlertThreshold or AlertAutoRollback.
+	Name      string
 	Namespace string
 	Service   string
 	Metric    Metric
@@ -22,3 +24,9 @@ type Alert struct {
 
 // Key identifies the alert: one per service and metric.
 func (a Alert) Key() string { return a.Namespace + "/" + a.Service + "/" + string(a.Metric) }
+
+// Alert names.
+const (
+	AlertThreshold    = "OpsdeckThreshold"
+	AlertAutoRollback = "OpsdeckAutoRollback"
+)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/notify"
 )
 
 
@@ -24,6 +25,18 @@ type Runner struct {
 	// OnEvaluate, when set, receives every evaluation: the console draws the guard column
 	// and the events pane from it.
 	OnEvaluate func(Evaluation)
+
+	// Alerter raises threshold alerts for every service, whether or not it may be rolled
+	// back; nil raises none.
+	Alerter *Alerter
+	// Notifier receives alerts and rollbacks (Alertmanager, webhooks); nil sends nothing.
+	Notifier notify.Notifier
+	// AlertEvents records an alert as a Kubernetes Event on its Deployment; nil records none.
+	AlertEvents func(domain.Alert)
+
+	// notifyQueue serialises deliveries so that a slow receiver never delays a rollback and
+	// resolutions never overtake the alerts they resolve.
+	notifyQueue chan []domain.Alert
 }
 
 // Evaluation is one round of the guard.
@@ -32,7 +45,9 @@ type Evaluation struct {
 	Statuses map[string]Status
 	// Outcomes of the decisions taken in this round.
 	Outcomes []Outcome
-	Frame    domain.MetricsFrame
+	// Alerts raised, repeated or resolved in this round.
+	Alerts []domain.Alert
+	Frame  domain.MetricsFrame
 }
 
 // Outcome is a decision and what became of it.
@@ -52,6 +67,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	log := r.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if r.Notifier != nil {
+		r.notifyQueue = make(chan []domain.Alert, 64)
+		go r.deliver(ctx, log)
 	}
 	states := r.Backend.Watch(ctx)
 	var latest domain.ClusterState
@@ -79,6 +98,10 @@ func (r *Runner) Run(ctx context.Context) error {
 				log.Info("guard status", "service", key, "verdict", string(s.Verdict), "rule", s.Rule, "detail", s.Detail)
 				previous[key] = s.Verdict
 			}
+		}
+		for _, a := range ev.Alerts {
+			log.Warn("alert", "service", a.Namespace+"/"+a.Service, "metric", string(a.Metric), "resolved", a.Resolved,
+				"value", a.Value, "threshold", a.Threshold, "rule", a.Rule, "message", a.Message)
 		}
 		for _, o := range ev.Outcomes {
 			attrs := []any{"service", o.Decision.Service.Key(), "from_revision", o.Decision.FromRevision,
@@ -112,9 +135,54 @@ func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
 			r.Engine.Done(d, o.Err, errors.Is(o.Err, domain.ErrConflict))
 		}
 		ev.Outcomes = append(ev.Outcomes, o)
+		if o.Err == nil && !o.DryRun {
+			ev.Alerts = append(ev.Alerts, rollbackAlert(now, d))
+		}
+	}
+	if r.Alerter != nil {
+		ev.Alerts = append(ev.Alerts, r.Alerter.Evaluate(now, st.Services, frame)...)
+	}
+	if len(ev.Alerts) > 0 {
+		if r.AlertEvents != nil {
+			for _, a := range ev.Alerts {
+				if a.Name == domain.AlertThreshold {
+					r.AlertEvents(a)
+				}
+			}
+		}
+		if r.notifyQueue != nil {
+			select {
+			case r.notifyQueue <- ev.Alerts:
+			default: // receivers far behind: drop rather than block the guard
+			}
+		}
 	}
 	if r.OnEvaluate != nil {
 		r.OnEvaluate(ev)
 	}
 	return ev
+}
+
+// deliver sends queued alerts to the notifier, one batch at a time, until ctx ends.
+func (r *Runner) deliver(ctx context.Context, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case batch := <-r.notifyQueue:
+			sendCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := r.Notifier.Notify(sendCtx, batch); err != nil {
+				log.Error("notification failed", "error", err.Error())
+			}
+			cancel()
+		}
+	}
+}
+
+// rollbackAlert tells receivers that the guard rolled a service back, and why.
+func rollbackAlert(now time.Time, d Decision) domain.Alert {
+	return domain.Alert{
+		Name: domain.AlertAutoRollback, Namespace: d.Service.Namespace, Service: d.Service.Name,
+		Rule: d.Reason, StartsAt: now, Message: "auto-guard rolled back " + d.Service.Name + ": " + d.Reason,
+	}
 }

@@ -62,7 +62,7 @@ func (a *Alertmanager) Notify(ctx context.Context, alerts []domain.Alert) error 
 	for _, al := range alerts {
 		x := amAlert{
 			Labels: map[string]string{
-				"alertname": "OpsdeckThreshold", "namespace": al.Namespace, "service": al.Service,
+				"alertname": orDefault(al.Name, domain.AlertThreshold), "namespace": al.Namespace, "service": al.Service,
 				"metric": string(al.Metric), "severity": "warning", "source": "opsdeck",
 			},
 			Annotations:  map[string]string{"summary": al.Message, "rule": al.Rule},
@@ -86,6 +86,7 @@ type Webhook struct {
 
 // WebhookAlert is one alert as the webhook receives it.
 type WebhookAlert struct {
+	Name      string    `json:"name"`
 	Namespace string    `json:"namespace"`
 	Service   string    `json:"service"`
 	Metric    string    `json:"metric"`
@@ -116,7 +117,7 @@ func (w *Webhook) Notify(ctx context.Context, alerts []domain.Alert) error {
 			status = "resolved"
 		}
 		p.Alerts = append(p.Alerts, WebhookAlert{
-			Namespace: al.Namespace, Service: al.Service, Metric: string(al.Metric), Rule: al.Rule,
+			Name: orDefault(al.Name, domain.AlertThreshold), Namespace: al.Namespace, Service: al.Service, Metric: string(al.Metric), Rule: al.Rule,
 			Value: al.Value, Threshold: al.Threshold, Status: status, StartsAt: al.StartsAt, EndsAt: al.EndsAt,
 			Message: al.Message,
 		})
@@ -147,4 +148,11 @@ func postJSON(ctx context.Context, client *http.Client, url string, v any, what 
 		return fmt.Errorf("%s %s: %s: %s", what, url, resp.Status, strings.TrimSpace(string(msg)))
 	}
 	return nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
 }
