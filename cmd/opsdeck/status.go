@@ -52,10 +52,11 @@ func (o *statusOptions) Validate() error {
 
 // Status is the JSON document of `opsdeck status -o json`.
 type Status struct {
-	At         time.Time       `json:"at"`
-	Context    string          `json:"context"`
-	Cluster    string          `json:"cluster"`
-	User       string          `json:"user"`
+	At      time.Time `json:"at"`
+	Context string    `json:"context"`
+	Cluster string    `json:"cluster"`
+	User    string    `json:"user"`
+	// Namespaces watched; empty means all (-A).
 	Namespaces []string        `json:"namespaces"`
 	MetricsErr string          `json:"metrics_error,omitempty"`
 	Services   []ServiceStatus `json:"services"`
@@ -128,7 +129,7 @@ func (o *statusOptions) Run(ctx context.Context) error {
 	st := w.Build()
 
 	doc := Status{At: st.At, Context: conn.Identity.Context, Cluster: conn.Identity.Cluster, User: conn.Identity.User,
-		Namespaces: conn.Identity.Namespaces, Services: []ServiceStatus{}}
+		Namespaces: append([]string{}, conn.Identity.Namespaces...), Services: []ServiceStatus{}}
 	var frame domain.MetricsFrame
 	if src, err := metricsSource(cfg, conn); err != nil {
 		doc.MetricsErr = err.Error()
