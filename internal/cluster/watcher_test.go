@@ -183,3 +183,55 @@ func eventFor(d *appsv1.Deployment, name, typ, obj string) *corev1.Event {
 func objectRef(d *appsv1.Deployment, name string) corev1.ObjectReference {
 	return corev1.ObjectReference{Kind: "Deployment", APIVersion: "apps/v1", Namespace: d.Namespace, Name: name}
 }
+
+func TestWatcherCoalescesBursts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the sandbox")
+	}
+	env := sandbox.Shared(t)
+	ns := env.NewNamespace(t)
+	client := env.Client(t)
+	env.CreateDeployment(t, ns, "web", "web:v1", 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := NewWatcher(client, WatchOptions{Namespaces: []string{ns}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Start(ctx)
+	if !w.WaitForSync(ctx) {
+		t.Fatal("no sync")
+	}
+	d, err := client.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := w.Subscribe(ctx)
+	<-states
+	// A burst of 40 changes; a slow reader takes a state every 50 ms.
+	go func() {
+		for i := 0; i < 40; i++ {
+			_, _ = client.CoreV1().Events(ns).Create(ctx, eventFor(d, fmt.Sprintf("b%02d", i), "Warning", "web"), metav1.CreateOptions{})
+		}
+	}()
+	var got []domain.ClusterState
+	deadline := time.After(30 * time.Second)
+	for len(got) == 0 || len(got[len(got)-1].Events) < 40 {
+		select {
+		case st := <-states:
+			got = append(got, st)
+			time.Sleep(50 * time.Millisecond)
+		case <-deadline:
+			t.Fatalf("never saw the 40 events; %d states", len(got))
+		}
+	}
+	for i := 1; i < len(got); i++ {
+		if gap := got[i].At.Sub(got[i-1].At); gap < DefaultMinInterval-5*time.Millisecond {
+			t.Fatalf("states %d and %d built %s apart, want at least %s", i-1, i, gap, DefaultMinInterval)
+		}
+		if len(got[i].Events) < len(got[i-1].Events) {
+			t.Fatalf("an older state was delivered after a newer one")
+		}
+	}
+	t.Logf("40 changes delivered as %d states", len(got))
+}
