@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/opsdeck/opsdeck/config"
+	"github.com/opsdeck/opsdeck/internal/actions"
 	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/demo"
 	"github.com/opsdeck/opsdeck/internal/domain"
@@ -28,12 +29,12 @@ func runConsole(ctx context.Context, g *globals, demoMode bool) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	backend, closeEvents, err := g.liveBackend(ctx, cfg)
+	lb, err := g.liveBackend(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer closeEvents()
-	err = app.Run(ctx, backend, opts)
+	defer lb.close()
+	err = app.Run(ctx, lb.backend, opts)
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil // a signal asked us to quit
 	}
@@ -50,32 +51,40 @@ func consoleOptions(cfg config.Config, readOnly bool) app.Options {
 	}
 }
 
+// liveParts is the real backend with what built it.
+type liveParts struct {
+	backend  *live.Backend
+	conn     *cluster.Conn
+	recorder *actions.EventRecorder
+}
+
+// close waits (briefly) for the Events of the actions taken to reach the API server.
+func (l *liveParts) close() { l.recorder.Close(eventFlushTimeout) }
+
 // liveBackend connects to the cluster and Prometheus and starts the watches for ctx's life.
-// closeEvents waits (briefly) for the Events of the actions taken to reach the API server.
-func (g *globals) liveBackend(ctx context.Context, cfg config.Config) (b *live.Backend, closeEvents func(), err error) {
+func (g *globals) liveBackend(ctx context.Context, cfg config.Config) (*liveParts, error) {
 	conn, err := g.connect()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	w, err := cluster.NewWatcher(conn.Client, cluster.WatchOptions{Namespaces: g.namespaces(conn), Selector: g.selector})
 	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, usageError{err}
 	}
 	exec, rec, err := g.executor(conn)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	closeEvents = func() { rec.Close(eventFlushTimeout) }
+	parts := &liveParts{conn: conn, recorder: rec}
 	opts := live.Options{Identity: conn.Identity, Watcher: w, Executor: exec, Clock: domain.SystemClock{}}
 	if src, err := metricsSource(cfg, conn); err != nil {
 		opts.MetricsErr = err
 	} else {
 		opts.Metrics = src
 	}
-	b, err = live.New(ctx, opts)
-	if err != nil {
-		closeEvents()
-		return nil, nil, err
+	if parts.backend, err = live.New(ctx, opts); err != nil {
+		parts.close()
+		return nil, err
 	}
-	return b, closeEvents, nil
+	return parts, nil
 }

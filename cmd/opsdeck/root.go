@@ -132,6 +132,7 @@ and deploys, rolls back and guards them from the keyboard. Without a command it 
 		newStatusCmd(g),
 		newDeployCmd(g),
 		newRollbackCmd(g),
+		newGuardCmd(g),
 		newConfigCmd(g),
 		newVersionCmd(g),
 	)
