@@ -83,4 +83,3 @@ func run(args []string) int {
 	}
 	return 0
 }
-

@@ -19,11 +19,11 @@ func TestAlerterRaisesRepeatsAndResolves(t *testing.T) {
 		ratio float64
 		want  string // "" = no alert; "fire", "resolve"
 	}{
-		{0, 0.3, ""},                     // breach starts
-		{10 * time.Second, 0.3, ""},      // not for 20 s yet
-		{20 * time.Second, 0.3, "fire"},  // raised
-		{30 * time.Second, 0.3, ""},      // rate-limited
-		{80 * time.Second, 0.3, "fire"},  // repeated after a minute
+		{0, 0.3, ""},                    // breach starts
+		{10 * time.Second, 0.3, ""},     // not for 20 s yet
+		{20 * time.Second, 0.3, "fire"}, // raised
+		{30 * time.Second, 0.3, ""},     // rate-limited
+		{80 * time.Second, 0.3, "fire"}, // repeated after a minute
 		{90 * time.Second, 0.01, "resolve"},
 		{100 * time.Second, 0.01, ""},
 	}

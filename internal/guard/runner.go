@@ -10,7 +10,6 @@ import (
 	"github.com/opsdeck/opsdeck/internal/notify"
 )
 
-
 // Runner feeds the engine from a backend and carries out its decisions through the backend's
 // executor. The console and `opsdeck guard` run the same Runner.
 type Runner struct {
