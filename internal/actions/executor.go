@@ -38,6 +38,8 @@ type Executor struct {
 	// records none.
 	Recorder record.EventRecorder
 	Clock    domain.Clock
+	// BlueGreen holds the preview and scale-down delay of blue-green deploys.
+	BlueGreen BlueGreenSettings
 }
 
 // ErrNotFound marks an action on a service that does not exist.
@@ -76,6 +78,9 @@ var planners = map[domain.ActionKind]planner{
 // Execute performs a. The error, when there is one, is one line meant for a person; it wraps
 // domain.ErrReadOnly, domain.ErrConflict, ErrNotFound or ErrForbidden where they apply.
 func (e *Executor) Execute(ctx context.Context, a domain.Action) (domain.Result, error) {
+	if routed, res, err := e.route(ctx, a, true); routed {
+		return res, err
+	}
 	res, d, p, err := e.prepare(ctx, a)
 	if err != nil || p.skip != "" {
 		return res, err
@@ -148,6 +153,9 @@ func (e *Executor) now() time.Time {
 // nothing) and refuses what Execute would refuse before acting, without changing anything:
 // the CLI shows it in its confirmation.
 func (e *Executor) Preview(ctx context.Context, a domain.Action) (domain.Result, error) {
+	if routed, res, err := e.route(ctx, a, false); routed {
+		return res, err
+	}
 	res, _, _, err := e.prepare(ctx, a)
 	return res, err
 }

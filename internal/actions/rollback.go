@@ -67,6 +67,9 @@ func sameTemplate(a, b *corev1.PodTemplateSpec) bool {
 }
 
 func planRollback(ctx context.Context, e *Executor, a domain.Action, d *appsv1.Deployment) (*plan, error) {
+	if a.Snapshot != "" {
+		return planRestore(ctx, e, a, d)
+	}
 	target, to, err := revisionTarget(e, d, a.ToRevision)
 	if err != nil {
 		return nil, err

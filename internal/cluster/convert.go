@@ -27,6 +27,9 @@ type Objects struct {
 	ReplicaSets []*appsv1.ReplicaSet
 	Pods        []*corev1.Pod
 	Events      []*corev1.Event
+	// Services are the blue-green Services (labelled opsdeck.io/strategy=blue-green); each
+	// becomes one service with its two colours' Deployments.
+	Services []*corev1.Service
 	// OnlyRelatedEvents drops events about objects that are not one of the built services, their
 	// ReplicaSets or their pods (used when a label selector narrows the services).
 	OnlyRelatedEvents bool
@@ -50,9 +53,14 @@ func BuildState(objs Objects, at time.Time, api domain.Health, synced bool) doma
 	}
 	st := domain.ClusterState{At: at, API: api, Synced: synced}
 	st.Services = make([]domain.Service, 0, len(objs.Deployments))
+	bg, taken := blueGreenServices(objs, rsByOwner, podsByOwner)
 	for _, d := range objs.Deployments {
+		if taken[d.UID] {
+			continue // a colour of a blue-green service
+		}
 		st.Services = append(st.Services, ServiceFrom(d, rsByOwner[d.UID], podsByOwner))
 	}
+	st.Services = append(st.Services, bg...)
 	sort.Slice(st.Services, func(i, j int) bool {
 		a, b := st.Services[i], st.Services[j]
 		if a.Namespace != b.Namespace {
@@ -65,7 +73,9 @@ func BuildState(objs Objects, at time.Time, api domain.Health, synced bool) doma
 	if objs.OnlyRelatedEvents {
 		related = map[string]bool{}
 		for _, s := range st.Services {
-			related[s.Namespace+"/Deployment/"+s.Name] = true
+			for _, o := range relatedObjects(s) {
+				related[o] = true
+			}
 			for _, rs := range s.ReplicaSets {
 				related[s.Namespace+"/ReplicaSet/"+rs.Name] = true
 				for _, p := range rs.Pods {

@@ -48,6 +48,7 @@ type nsInformers struct {
 	rss       appslisters.ReplicaSetLister
 	pods      corelisters.PodLister
 	events    corelisters.EventLister
+	services  corelisters.ServiceLister // blue-green Services only
 	synced    []cache.InformerSynced
 }
 
@@ -146,6 +147,7 @@ func (w *Watcher) newInformers(ns string) *nsInformers {
 		_, _ = inf.AddEventHandler(handler)
 		set.synced = append(set.synced, inf.HasSynced)
 	}
+	w.servicesInformer(set, base, handler)
 	return set
 }
 
@@ -337,6 +339,8 @@ func (w *Watcher) Build() domain.ClusterState {
 		rss, _ := s.rss.List(labels.Everything())
 		pods, _ := s.pods.List(labels.Everything())
 		evs, _ := s.events.List(labels.Everything())
+		svcs, _ := s.services.List(labels.Everything())
+		objs.Services = append(objs.Services, svcs...)
 		objs.Deployments = append(objs.Deployments, deps...)
 		objs.ReplicaSets = append(objs.ReplicaSets, rss...)
 		objs.Pods = append(objs.Pods, pods...)
@@ -434,6 +438,9 @@ func (w *Watcher) Deployment(namespace, name string) (*appsv1.Deployment, error)
 
 // Revisions is a service's rollout history, newest first, read from the cache.
 func (w *Watcher) Revisions(namespace, name string) ([]domain.Revision, error) {
+	if revs, ok, err := w.blueGreenRevisions(namespace, name); ok {
+		return revs, err
+	}
 	d, err := w.Deployment(namespace, name)
 	if err != nil {
 		return nil, err

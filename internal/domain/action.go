@@ -13,6 +13,12 @@ const (
 	ActionResume   ActionKind = "resume"
 	ActionRestart  ActionKind = "restart"
 	ActionScale    ActionKind = "scale"
+	// ActionSwitch points a blue-green service's selector at Action.Color: the last step of a
+	// blue-green deploy (or rollback), performed once that colour is Ready.
+	ActionSwitch ActionKind = "switch"
+	// ActionScaleDown scales the idle colour of a blue-green service to zero once its
+	// scale-down deadline has passed.
+	ActionScaleDown ActionKind = "scale-down"
 )
 
 // Trigger says who asked for an action.
@@ -40,6 +46,11 @@ type Action struct {
 	// longer at that revision: the guard's check that nobody acted before it.
 	ExpectRevision int64
 	Reason         string // why, with the measured values when the guard acts
+	// Color, for a blue-green service: the colour a switch (or the guard's switch-back) goes
+	// to, or the colour a scale-down applies to.
+	Color Color
+	// Snapshot, for a rollback: the ID of a saved snapshot to restore instead of a revision.
+	Snapshot string
 }
 
 // Result is what an action did.
@@ -54,4 +65,11 @@ type Result struct {
 	Message string
 	// Skipped is set when the action changed nothing (rollback to the template already running).
 	Skipped bool
+	// Kind is the kind of service acted on.
+	Kind Kind
+	// PendingSwitch, for a blue-green service, is the colour traffic will switch to once all
+	// its pods are Ready (the action started a preview); empty when nothing is pending.
+	PendingSwitch Color
+	// Switched, for a blue-green service, is the colour the action switched traffic to.
+	Switched Color
 }

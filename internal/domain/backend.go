@@ -35,3 +35,10 @@ type SystemClock struct{}
 
 // Now returns time.Now().
 func (SystemClock) Now() time.Time { return time.Now() }
+
+// SnapshotLister is implemented by backends that keep the objects saved before each mutation;
+// the rollback picker lists them beside the revisions.
+type SnapshotLister interface {
+	// Snapshots of a service, newest first.
+	Snapshots(ctx context.Context, svc Service) ([]Snapshot, error)
+}

@@ -58,6 +58,10 @@ type Service struct {
 	// ProgressDeadline is spec.progressDeadlineSeconds.
 	ProgressDeadline time.Duration
 	ResourceVersion  string
+	// BlueGreen is set for Kind KindBlueGreen: both colours, the pending switch and the
+	// scale-down deadline. The fields above then describe the active colour, Revision counts
+	// the switches, and ReplicaSets holds both colours' ReplicaSets.
+	BlueGreen *BlueGreen
 }
 
 // Key is namespace/name, unique across the watched namespaces.
@@ -66,8 +70,18 @@ func (s Service) Key() string { return s.Namespace + "/" + s.Name }
 // Tag is the tag (or digest) of the service's main image, for narrow columns.
 func (s Service) Tag() string { return ImageTag(s.Image) }
 
-// NewReplicaSet is the ReplicaSet of the current revision, if the watches have seen it.
+// NewReplicaSet is the ReplicaSet of the current revision, if the watches have seen it; for
+// a blue-green service, the active colour's current ReplicaSet.
 func (s Service) NewReplicaSet() (ReplicaSet, bool) {
+	if s.BlueGreen != nil {
+		name := s.BlueGreen.Of(s.BlueGreen.Active).ReplicaSet
+		for _, rs := range s.ReplicaSets {
+			if name != "" && rs.Name == name {
+				return rs, true
+			}
+		}
+		return ReplicaSet{}, false
+	}
 	for _, rs := range s.ReplicaSets {
 		if rs.Revision == s.Revision {
 			return rs, true
@@ -76,9 +90,19 @@ func (s Service) NewReplicaSet() (ReplicaSet, bool) {
 	return ReplicaSet{}, false
 }
 
-// OldReplicaSets are the ReplicaSets of earlier revisions that still run pods.
+// OldReplicaSets are the ReplicaSets of earlier revisions that still run pods; for a
+// blue-green service, every ReplicaSet with pods but the active colour's current one.
 func (s Service) OldReplicaSets() []ReplicaSet {
 	var out []ReplicaSet
+	if s.BlueGreen != nil {
+		cur := s.BlueGreen.Of(s.BlueGreen.Active).ReplicaSet
+		for _, rs := range s.ReplicaSets {
+			if rs.Name != cur && rs.Replicas > 0 {
+				out = append(out, rs)
+			}
+		}
+		return out
+	}
 	for _, rs := range s.ReplicaSets {
 		if rs.Revision != s.Revision && rs.Replicas > 0 {
 			out = append(out, rs)
@@ -113,6 +137,8 @@ type ReplicaSet struct {
 	Ready       int32
 	Available   int32
 	Pods        []Pod
+	// Color is the colour whose Deployment owns the ReplicaSet, in a blue-green service.
+	Color Color
 }
 
 // Pod is one pod as the rollout pane shows it.
@@ -135,6 +161,8 @@ type Revision struct {
 	Created     time.Time
 	ReplicaSet  string
 	Current     bool
+	// Color is the colour whose Deployment the revision belongs to, in a blue-green service.
+	Color Color
 }
 
 // ImageTag returns the tag or digest of an image reference ("repo/app:v2" -> "v2"), or
