@@ -15,7 +15,7 @@ import (
 )
 
 // runConsole opens the console on the cluster, or on the simulated backend with --demo.
-func runConsole(ctx context.Context, g *globals, demoMode bool) error {
+func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 	if !isTerminal(g.streams.Out) || !isTerminal(g.streams.In) {
 		return fmt.Errorf("the console needs a terminal; for a snapshot use %s status", g.display)
 	}
@@ -23,18 +23,26 @@ func runConsole(ctx context.Context, g *globals, demoMode bool) error {
 	if err != nil {
 		return err
 	}
-	opts := consoleOptions(cfg, g.readOnly)
-	if demoMode {
-		return app.Run(ctx, demo.New(domain.SystemClock{}), opts)
+	if guardOn && g.readOnly {
+		return usagef("--guard rolls back without asking, which --readonly forbids")
 	}
+	opts := consoleOptions(cfg, g.readOnly)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if demoMode {
+		b := demo.New(domain.SystemClock{})
+		cg := newConsoleGuard(cfg, b, nil, guardOn)
+		go cg.run(ctx)
+		return app.Run(ctx, b, cg.options(opts))
+	}
 	lb, err := g.liveBackend(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer lb.close()
-	err = app.Run(ctx, lb.backend, opts)
+	cg := newConsoleGuard(cfg, lb.backend, lb.recorder, guardOn)
+	go cg.run(ctx)
+	err = app.Run(ctx, lb.backend, cg.options(opts))
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil // a signal asked us to quit
 	}

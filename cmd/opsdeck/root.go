@@ -92,7 +92,7 @@ func isUsage(err error) bool {
 
 func newRootCmd(s streams, display string) *cobra.Command {
 	g := &globals{kube: genericclioptions.NewConfigFlags(true), streams: s, display: display}
-	var demo bool
+	var demo, guardOn bool
 	root := &cobra.Command{
 		Use:   "opsdeck",
 		Short: "Terminal operations console for microservices on Kubernetes",
@@ -107,7 +107,7 @@ and deploys, rolls back and guards them from the keyboard. Without a command it 
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runConsole(cmd.Context(), g, demo)
+			return runConsole(cmd.Context(), g, demo, guardOn)
 		},
 	}
 	if display != "opsdeck" {
@@ -127,6 +127,7 @@ and deploys, rolls back and guards them from the keyboard. Without a command it 
 	pf.BoolVar(&g.readOnly, "readonly", false, "refuse every mutation")
 	pf.StringVar(&g.auditLog, "audit-log", "", "audit log file (default $XDG_STATE_HOME/opsdeck/audit.jsonl)")
 	root.Flags().BoolVar(&demo, "demo", false, "run the console on the embedded simulated backend")
+	root.Flags().BoolVar(&guardOn, "guard", false, "start the console with auto-guard on (the a key switches it)")
 
 	root.AddCommand(
 		newStatusCmd(g),

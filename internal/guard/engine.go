@@ -85,6 +85,14 @@ func (e *Engine) Done(d Decision, err error, conflict bool) {
 	}
 }
 
+// Reset forgets every breach in progress (the guard was switched off), keeping what it
+// learnt about revisions: which are known-good, which it rejected, which services it holds.
+func (e *Engine) Reset() {
+	for _, t := range e.tracks {
+		t.breachSince = map[domain.Metric]time.Time{}
+	}
+}
+
 // Clear releases a held service: a human has looked at it.
 func (e *Engine) Clear(key string) {
 	if t := e.tracks[key]; t != nil {

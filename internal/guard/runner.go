@@ -20,6 +20,10 @@ type Runner struct {
 	Interval time.Duration
 	// DryRun decides and reports but changes nothing.
 	DryRun bool
+	// Enabled, when set, switches the guard on and off while it runs (the console's `a`):
+	// off, it still raises alerts but judges no rollout. A guard switched on starts counting
+	// breaches from that moment.
+	Enabled func() bool
 	Log    *slog.Logger
 	// OnEvaluate, when set, receives every evaluation: the console draws the guard column
 	// and the events pane from it.
@@ -123,7 +127,17 @@ func (r *Runner) Run(ctx context.Context) error {
 func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
 	frame := r.Backend.Metrics(ctx, st.Services)
 	now := r.Clock.Now()
-	statuses, decisions := r.Engine.Evaluate(now, st, frame)
+	var statuses map[string]Status
+	var decisions []Decision
+	if r.Enabled == nil || r.Enabled() {
+		statuses, decisions = r.Engine.Evaluate(now, st, frame)
+	} else {
+		r.Engine.Reset()
+		statuses = make(map[string]Status, len(st.Services))
+		for _, svc := range st.Services {
+			statuses[svc.Key()] = Status{Service: svc.Key(), Verdict: VerdictOff}
+		}
+	}
 	ev := Evaluation{At: now, Statuses: statuses, Frame: frame}
 	for _, d := range decisions {
 		o := Outcome{Decision: d, DryRun: r.DryRun}

@@ -26,6 +26,21 @@ func waitForState(ch <-chan domain.ClusterState) tea.Cmd {
 	}
 }
 
+// waitForGuard blocks on auto-guard's updates and returns one; Update re-arms it. A closed
+// channel ends the loop (the guard stopped with the program).
+func waitForGuard(ch <-chan GuardUpdate) tea.Cmd {
+	if ch == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		u, ok := <-ch
+		if !ok {
+			return nil
+		}
+		return guardUpdateMsg{u: u, ch: ch}
+	}
+}
+
 func tick(d time.Duration, id int) tea.Cmd {
 	return tea.Tick(d, func(time.Time) tea.Msg { return tickMsg{id: id} })
 }

@@ -159,7 +159,7 @@ func (m Model) withTheme(t theme.Theme) Model {
 
 // Init starts the watch and the refresh ticks.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(startWatch(m.ctx, m.backend), tick(m.opts.Refresh, m.tickID))
+	return tea.Batch(startWatch(m.ctx, m.backend), tick(m.opts.Refresh, m.tickID), waitForGuard(m.opts.GuardUpdates))
 }
 
 // Update handles one message. It never blocks: I/O runs in the commands it returns.
@@ -211,7 +211,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			break // a stale poll
 		}
 		m.polling = false
-		m.applyFrame(msg.frame)
+		if m.applyFrame(msg.frame) {
+			cmds = append(cmds, tea.Raw("\a")) // an alert was raised: ring the terminal bell
+		}
 
 	case historyMsg:
 		if msg.err != nil {
@@ -238,6 +240,20 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case ToggleGuardMsg:
 		m.guardOn = msg.On
+
+	case guardUpdateMsg:
+		m.guardStates = msg.u.States
+		m.guardText = msg.u.Status
+		m.table.SetGuardStates(msg.u.States)
+		bell := false
+		for _, e := range msg.u.Events {
+			m.events.Add(e)
+			bell = bell || e.Type == "Warning"
+		}
+		cmds = append(cmds, waitForGuard(msg.ch))
+		if bell {
+			cmds = append(cmds, tea.Raw("\a"))
+		}
 
 	default:
 		if m.dialog != nil {
@@ -299,18 +315,21 @@ func (m *Model) pruneStore() {
 	}
 }
 
-func (m *Model) applyFrame(f domain.MetricsFrame) {
+// applyFrame takes a metrics frame in and reports whether it raised an alert.
+func (m *Model) applyFrame(f domain.MetricsFrame) (raised bool) {
 	m.frame = f
 	m.haveFrame = true
 	if f.Err != nil {
-		return // keep the last good values; the header says they are stale
+		return false // keep the last good values; the header says they are stale
 	}
 	m.lastGood = f.At
 	m.store.AddFrame(f)
 	m.table.SetValues(f.Services)
 	for _, e := range m.alerts.observe(m.opts.Thresholds, m.state.Services, f) {
 		m.events.Add(e)
+		raised = raised || e.Type == "Warning"
 	}
+	return raised
 }
 
 // selected is the selected service in its latest state.
@@ -434,6 +453,10 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		s := m.table.CycleSort()
 		m.setStatus("sorted by "+s.String(), false)
 	case key.Matches(k, km.Guard):
+		if m.opts.ReadOnly && !m.guardOn {
+			m.setStatus("read-only mode: auto-guard rolls back without asking, so it stays off (started with --readonly)", true)
+			return nil
+		}
 		m.guardOn = !m.guardOn
 		on, hook := m.guardOn, m.opts.OnGuardToggle
 		state := "off"

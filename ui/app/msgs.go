@@ -11,6 +11,22 @@ type GuardStatesMsg struct {
 	Status string
 }
 
+// GuardUpdate is one round of auto-guard, as the console shows it.
+type GuardUpdate struct {
+	// States is the GUARD column by service key ("namespace/name").
+	States map[string]string
+	// Status is a short summary for the header, e.g. "1 breaching, 1 held".
+	Status string
+	// Events are the round's rollbacks and verdict changes, oldest first.
+	Events []domain.Event
+}
+
+// guardUpdateMsg carries one GuardUpdate and the channel to wait on for the next.
+type guardUpdateMsg struct {
+	u  GuardUpdate
+	ch <-chan GuardUpdate
+}
+
 // ToggleGuardMsg sets the auto-guard state shown in the header, without calling
 // Options.OnGuardToggle: it is how the guard engine reports its own state.
 type ToggleGuardMsg struct{ On bool }

@@ -26,6 +26,10 @@ type Options struct {
 	OnGuardToggle func(on bool)
 	// GuardOn is the auto-guard state at start.
 	GuardOn bool
+	// GuardUpdates, when set, delivers auto-guard's rounds: the GUARD column, and its
+	// rollbacks and verdict changes for the events pane. The console rings the terminal
+	// bell on each Warning among them.
+	GuardUpdates <-chan GuardUpdate
 }
 
 func (o Options) withDefaults() Options {

@@ -337,6 +337,7 @@ func (m *Model) layout() {
 	}
 	grow(colName, longest+1) // +1 for the selection mark
 	grow(colPhase, 11)
+	grow(colGuard, 10) // "breach 12s": the countdown must stay readable
 	grow(colTag, 12)
 	grow(colRev, 4)
 	grow(colName, 48)

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	"github.com/opsdeck/opsdeck/config"
+	"github.com/opsdeck/opsdeck/internal/actions"
+	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/guard"
+	"github.com/opsdeck/opsdeck/ui/app"
+)
+
+// consoleGuard runs auto-guard inside the console: the same Runner as `opsdeck guard`, over
+// the console's backend and executor, switched on and off by the `a` key. Off, it still sends
+// the configured notifications of threshold alerts; on, it also judges rollouts.
+type consoleGuard struct {
+	runner  *guard.Runner
+	on      atomic.Bool
+	updates chan app.GuardUpdate
+	shown   map[string]guard.Verdict
+}
+
+func newConsoleGuard(cfg config.Config, b domain.Backend, rec *actions.EventRecorder, on bool) *consoleGuard {
+	c := &consoleGuard{updates: make(chan app.GuardUpdate, 1), shown: map[string]guard.Verdict{}}
+	c.on.Store(on)
+	c.runner = newGuardRunner(cfg, b, rec, false, slog.New(slog.DiscardHandler))
+	c.runner.Enabled = c.on.Load
+	return c
+}
+
+// options wires the guard into the console's options.
+func (c *consoleGuard) options(o app.Options) app.Options {
+	o.GuardOn = c.on.Load()
+	o.OnGuardToggle = c.on.Store
+	o.GuardUpdates = c.updates
+	return o
+}
+
+// run judges until ctx ends, handing every round to the console.
+func (c *consoleGuard) run(ctx context.Context) {
+	c.runner.OnEvaluate = func(ev guard.Evaluation) {
+		select {
+		case c.updates <- c.update(ev):
+		case <-ctx.Done():
+		}
+	}
+	_ = c.runner.Run(ctx)
+}
+
+// update turns a round into what the console shows: the GUARD column, a summary, and events
+// for rollbacks and for services that start to breach.
+func (c *consoleGuard) update(ev guard.Evaluation) app.GuardUpdate {
+	u := app.GuardUpdate{States: make(map[string]string, len(ev.Statuses))}
+	counts := map[guard.Verdict]int{}
+	keys := make([]string, 0, len(ev.Statuses))
+	for k := range ev.Statuses {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		st := ev.Statuses[k]
+		u.States[k] = st.Short()
+		counts[st.Verdict]++
+		if st.Verdict != c.shown[k] && (st.Verdict == guard.VerdictBreaching || st.Verdict == guard.VerdictNotRollout) {
+			u.Events = append(u.Events, domain.Event{Time: ev.At, Source: domain.SourceGuard, Type: "Warning",
+				Reason: verdictReasons[st.Verdict],
+				Object: "deployment/" + serviceName(k), Message: st.Detail})
+		}
+		c.shown[k] = st.Verdict
+	}
+	for _, o := range ev.Outcomes {
+		e := domain.Event{Time: ev.At, Source: domain.SourceGuard, Type: "Warning", Reason: actions.AutoRollbackReason,
+			Object: "deployment/" + o.Decision.Service.Name}
+		switch {
+		case o.DryRun:
+			e.Message = "would roll back (dry run): " + o.Decision.Reason
+		case o.Err != nil:
+			e.Reason, e.Message = "AutoRollbackFailed", o.Decision.Reason+": "+o.Err.Error()
+		default:
+			e.Message = o.Decision.Reason
+		}
+		u.Events = append(u.Events, e)
+	}
+	if c.on.Load() {
+		var parts []string
+		for _, v := range []guard.Verdict{guard.VerdictBreaching, guard.VerdictRollingBack, guard.VerdictHeld, guard.VerdictInconclusive, guard.VerdictNotRollout} {
+			if n := counts[v]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", n, v))
+			}
+		}
+		u.Status = strings.Join(parts, ", ")
+	}
+	return u
+}
+
+// verdictReasons are the event reasons of the verdicts the events pane reports.
+var verdictReasons = map[guard.Verdict]string{
+	guard.VerdictBreaching:  "GuardBreaching",
+	guard.VerdictNotRollout: "GuardNotRollout",
+}
+
+func serviceName(key string) string {
+	_, name, _ := strings.Cut(key, "/")
+	return name
+}
