@@ -24,7 +24,7 @@ type Runner struct {
 	// off, it still raises alerts but judges no rollout. A guard switched on starts counting
 	// breaches from that moment.
 	Enabled func() bool
-	Log    *slog.Logger
+	Log     *slog.Logger
 	// OnEvaluate, when set, receives every evaluation: the console draws the guard column
 	// and the events pane from it.
 	OnEvaluate func(Evaluation)
