@@ -7,9 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/opsdeck/opsdeck/internal/actions"
+	"github.com/opsdeck/opsdeck/internal/bluegreen"
 	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/domain"
 )
@@ -30,11 +32,19 @@ type Options struct {
 	MetricsErr error
 	Executor   *actions.Executor
 	Clock      domain.Clock
+	// Thresholds are the guard's rules, which a blue-green preview must pass.
+	Thresholds domain.Thresholds
+	// NoReconcile leaves pending blue-green switches and scale-downs to other processes.
+	NoReconcile bool
+	// OnBlueGreenStep, when set, receives every switch and scale-down the backend performs.
+	OnBlueGreenStep func(bluegreen.Step)
+	Log             *slog.Logger
 }
 
 // Backend joins the watches, the metrics and the executor.
 type Backend struct {
-	opts Options
+	opts       Options
+	reconciler *bluegreen.Reconciler
 }
 
 var _ domain.Backend = (*Backend)(nil)
@@ -51,7 +61,9 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		opts.Clock = domain.SystemClock{}
 	}
 	opts.Watcher.Start(ctx)
-	return &Backend{opts: opts}, nil
+	b := &Backend{opts: opts}
+	b.startReconciler(ctx)
+	return b, nil
 }
 
 // Identity is the context, cluster, user and namespaces in use.

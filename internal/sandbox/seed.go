@@ -85,7 +85,12 @@ func (s *Sandbox) seed(ctx context.Context, client kubernetes.Interface) error {
 	if err := createAll(ctx, client, Namespace, names); err != nil {
 		return err
 	}
-	return s.waitFor(ctx, fmt.Sprintf("%d Deployments available", len(names)), 5*time.Minute, allAvailable(client, Namespace, len(names)))
+	s.progress("seeding blue-green service %s in namespace %s", SeededBlueGreen, Namespace)
+	if err := CreateBlueGreen(ctx, client, Namespace, SeededBlueGreen, SeededBlueGreen+":v1", 3); err != nil {
+		return err
+	}
+	n := len(names) + 2 // and checkout-blue, checkout-green
+	return s.waitFor(ctx, fmt.Sprintf("%d Deployments available", n), 5*time.Minute, allAvailable(client, Namespace, n))
 }
 
 // createAll creates the Deployment and Service of each name, a few at a time.
