@@ -144,6 +144,9 @@ func (e *Engine) evaluate(now time.Time, svc domain.Service, f domain.MetricsFra
 		st.Verdict, st.Detail = VerdictHeld, t.heldMsg
 		return st, nil
 	}
+	if blueGreenPause(svc, &st) {
+		return st, nil
+	}
 
 	inWindow := svc.Phase == domain.PhaseProgressing || svc.Phase == domain.PhaseStalled ||
 		(!svc.RolloutStarted.IsZero() && now.Sub(svc.RolloutStarted) <= e.cfg.Window)
@@ -233,6 +236,9 @@ func (e *Engine) evaluate(now time.Time, svc domain.Service, f domain.MetricsFra
 			st.Verdict = VerdictWatching
 		}
 		return st, nil
+	}
+	if svc.BlueGreen != nil {
+		return e.switchBack(st, svc, t, newRS, reason)
 	}
 	target, ok := e.target(svc, t)
 	if !ok {

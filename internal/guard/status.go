@@ -59,6 +59,8 @@ type Decision struct {
 	ToRevision   int64
 	ToImage      string
 	ToRS         string
+	// ToColor, for a blue-green service, is the colour to switch back to.
+	ToColor domain.Color
 	// Reason says why, with the rule, the measured values, the threshold and the target.
 	Reason string
 }
@@ -66,11 +68,16 @@ type Decision struct {
 // Action is the executor request for the decision. ExpectRevision makes a second guard (or a
 // human) that acted first turn this into a conflict instead of a second rollback.
 func (d Decision) Action() domain.Action {
-	return domain.Action{
+	a := domain.Action{
 		Kind: domain.ActionRollback, Namespace: d.Service.Namespace, Service: d.Service.Name,
 		Trigger: domain.TriggerGuard, ToRevision: d.ToRevision, ExpectRevision: d.FromRevision,
 		Reason: d.Reason,
 	}
+	if d.ToColor != "" {
+		// A blue-green rollback switches to that colour; revisions are the Service's.
+		a.Color, a.ToRevision = d.ToColor, 0
+	}
+	return a
 }
 
 // describeRule writes a threshold the way an SRE reads it: "errors > 5.0% for 20s".
