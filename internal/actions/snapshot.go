@@ -278,4 +278,3 @@ func (e *Executor) planBlueGreenRestore(a domain.Action, pair bluegreen.Pair, ac
 	}
 	return p, nil
 }
-

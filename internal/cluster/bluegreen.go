@@ -237,5 +237,3 @@ func relatedObjects(s domain.Service) []string {
 	}
 	return out
 }
-
-

@@ -104,7 +104,9 @@ func TestEngineBlueGreenLeavesAlone(t *testing.T) {
 			},
 			wantVerdict: VerdictInconclusive, wantDetail: "both colours are selected; not acting"},
 		{name: "outside the window after the switch",
-			svc:         func() domain.Service { return bgService(domain.ColorGreen, t0.Add(-time.Hour), "checkout:v1", "checkout:v2", true) },
+			svc: func() domain.Service {
+				return bgService(domain.ColorGreen, t0.Add(-time.Hour), "checkout:v1", "checkout:v2", true)
+			},
 			wantVerdict: VerdictStable, wantDetail: "alerting only", oldOK: true},
 	}
 	for _, tc := range cases {
