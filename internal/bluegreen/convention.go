@@ -117,6 +117,9 @@ func (p Pair) Check() (domain.Color, error) {
 			DeploymentName(name, domain.ColorBlue), DeploymentName(name, domain.ColorGreen))
 	}
 	sel := labels.SelectorFromSet(svc.Spec.Selector)
+	if idle := p.Of(active.Other()); sel.Matches(labels.Set(idle.Spec.Template.Labels)) {
+		return bad("both colours are selected: the pods of %s match the selector %s", idle.Name, formatSelector(svc.Spec.Selector))
+	}
 	for _, c := range domain.Colors {
 		d := p.Of(c)
 		podLabels := d.Spec.Template.Labels
@@ -136,11 +139,6 @@ func (p Pair) Check() (domain.Color, error) {
 		}
 		if !labels.SelectorFromSet(rest).Matches(labels.Set(podLabels)) {
 			return bad("the pods of %s do not match the selector %s apart from the colour", d.Name, formatSelector(rest))
-		}
-	}
-	for _, c := range domain.Colors {
-		if c != active && sel.Matches(labels.Set(p.Of(c).Spec.Template.Labels)) {
-			return bad("both colours are selected")
 		}
 	}
 	return active, nil
