@@ -57,6 +57,11 @@ func (g *guardProc) output() string {
 // startGuard runs `opsdeck guard` on namespace ns of the sandbox and waits until it says it
 // started. At cleanup it sends SIGTERM and checks that the guard stops cleanly.
 func startGuard(t *testing.T, env *sandbox.Env, ns string, extra ...string) *guardProc {
+	return startGuardB(t, env, ns, extra...)
+}
+
+// startGuardB is startGuard for tests and benchmarks.
+func startGuardB(t testing.TB, env *sandbox.Env, ns string, extra ...string) *guardProc {
 	t.Helper()
 	g := &guardProc{audit: filepath.Join(t.TempDir(), "audit.jsonl"), done: make(chan struct{})}
 	args := append([]string{"guard", "--kubeconfig", env.Kubeconfig, "-n", ns, "--prometheus", env.PrometheusURL,
@@ -185,6 +190,9 @@ func TestGuardRollsBackBadRollout(t *testing.T) {
 		return image(t, client, ns, "web") == "web:v1", g.output()
 	})
 	t.Logf("rolled back %.1fs after the bad image was set", time.Since(start).Seconds())
+	if d := reaction(t, env, client, ns, "web", "web:v2-bad", g.audit); d > 26*time.Second {
+		t.Errorf("rollback %.1fs after the first bad sample; the goal is the rule's 20s plus under 3s", d.Seconds())
+	}
 	sandbox.WaitRolledOut(t, client, ns, "web", 60*time.Second)
 
 	rb := rollbacks(t, g.audit)

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 }
 
 // binary builds the opsdeck binary once per test run.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	built.once.Do(func() {
 		built.dir, built.err = os.MkdirTemp("", "opsdeck-cli-test-")
