@@ -189,6 +189,9 @@ func ReadState(svc *corev1.Service) State {
 		st.Preview, _ = time.ParseDuration(a[AnnPreview])
 		st.ScaleDownDelay, _ = time.ParseDuration(a[AnnScaleDownDelay])
 	}
+	if st.ScaleDownDelay <= 0 && !st.ScaleDownAt.IsZero() && st.ScaleDownAt.After(st.SwitchedAt) && !st.SwitchedAt.IsZero() {
+		st.ScaleDownDelay = st.ScaleDownAt.Sub(st.SwitchedAt) // the delay of the last switch
+	}
 	if st.ScaleDownDelay <= 0 {
 		st.ScaleDownDelay = DefaultScaleDownDelay
 	}
