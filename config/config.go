@@ -28,7 +28,9 @@ type Config struct {
 	// Services holds per-service overrides, keyed by service name.
 	Services map[string]ServiceConfig `json:"services"`
 	Guard    Guard                    `json:"guard"`
-	Notify   Notify                   `json:"notify"`
+	// BlueGreen configures blue-green deploys.
+	BlueGreen BlueGreen `json:"blue_green"`
+	Notify    Notify    `json:"notify"`
 	// Keys binds console actions to keys; see KeyActions.
 	Keys map[string][]string `json:"keys"`
 }
@@ -131,6 +133,16 @@ type Guard struct {
 	NoData string `json:"no_data"`
 }
 
+// BlueGreen configures deploys of blue-green services.
+type BlueGreen struct {
+	// Preview is how long the new colour must stay Ready, passing the guard's rollback rules
+	// on its own pods, before traffic switches to it (0s: as soon as it is Ready).
+	Preview Duration `json:"preview"`
+	// ScaleDownDelay is how long the previous colour stays at full scale after the switch,
+	// ready for an instant switch back, before it is scaled to zero.
+	ScaleDownDelay Duration `json:"scale_down_delay"`
+}
+
 // Notify says where alerts are sent besides the screen and Kubernetes Events.
 type Notify struct {
 	AlertmanagerURL string `json:"alertmanager_url"`
@@ -161,6 +173,10 @@ func Default() Config {
 			Window:      D(15 * time.Minute),
 			StableAfter: D(5 * time.Minute),
 			NoData:      NoDataInconclusive,
+		},
+		BlueGreen: BlueGreen{
+			Preview:        D(0),
+			ScaleDownDelay: D(5 * time.Minute),
 		},
 		Keys: map[string][]string{
 			"deploy":   {"d"},

@@ -115,6 +115,13 @@ func (c Config) Validate() []error {
 		add("guard.no_data", "must be %s or %s, not %q", NoDataInconclusive, NoDataRollback, c.Guard.NoData)
 	}
 
+	if c.BlueGreen.Preview.Duration < 0 {
+		add("blue_green.preview", "must not be negative")
+	}
+	if c.BlueGreen.ScaleDownDelay.Duration < time.Second {
+		add("blue_green.scale_down_delay", "must be at least 1s, not %s", c.BlueGreen.ScaleDownDelay)
+	}
+
 	if c.Notify.AlertmanagerURL != "" {
 		checkURL(&errs, "notify.alertmanager_url", c.Notify.AlertmanagerURL)
 	}
