@@ -4,7 +4,8 @@ GO           ?= go
 BIN          ?= bin
 SANDBOX_DIR  ?= $(or $(TMPDIR),/tmp)/opsdeck-sandbox
 STATICCHECK  ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
-GOBIN_DIR    ?= $(shell $(GO) env GOPATH)/bin
+# Where `make install` puts the binaries: go's own choice ($GOBIN, else the first GOPATH's bin).
+GOBIN_DIR    ?= $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)
 
 .PHONY: build test unit demo sandbox sandbox-down sandbox-bin bench lint install clean
 
@@ -41,9 +42,11 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 # Installs opsdeck, and kubectl-opsdeck so that `kubectl opsdeck ...` works as a plugin.
+# GOBIN_DIR=DIR installs elsewhere; the link is relative, so the folder can move.
 install:
-	$(GO) install ./cmd/opsdeck
-	ln -sf $(GOBIN_DIR)/opsdeck $(GOBIN_DIR)/kubectl-opsdeck
+	mkdir -p $(GOBIN_DIR)
+	GOBIN=$(abspath $(GOBIN_DIR)) $(GO) install ./cmd/opsdeck
+	ln -sf opsdeck $(GOBIN_DIR)/kubectl-opsdeck
 
 clean:
 	rm -rf $(BIN)
