@@ -32,6 +32,11 @@ func (g *globals) act(ctx context.Context, a domain.Action, f actFlags) error {
 		return err
 	}
 	defer rec.Close(eventFlushTimeout)
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	exec.BlueGreen = blueGreenSettings(cfg)
 
 	preview, err := exec.Preview(ctx, a)
 	if err != nil {
@@ -53,6 +58,9 @@ func (g *globals) act(ctx context.Context, a domain.Action, f actFlags) error {
 	fmt.Fprintln(g.streams.Out, res.Message)
 	if !f.wait || res.Skipped {
 		return nil
+	}
+	if res.Kind == domain.KindBlueGreen {
+		return g.waitSwitch(ctx, conn, exec, cfg, a, res, f.timeout)
 	}
 	start := time.Now()
 	err = actions.WaitForRollout(ctx, conn.Client, a.Namespace, a.Service, f.timeout, func(line string) {

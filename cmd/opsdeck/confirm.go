@@ -17,6 +17,9 @@ func (g *globals) confirm(a domain.Action, preview domain.Result, conn string) e
 	fmt.Fprintf(g.streams.Out, "%s %s in namespace %s (%s)\n", a.Kind, a.Service, a.Namespace, conn)
 	fmt.Fprintf(g.streams.Out, "  image     %s -> %s\n", preview.FromImage, preview.ToImage)
 	fmt.Fprintf(g.streams.Out, "  revision  %d -> %d\n", preview.FromRevision, preview.ToRevision)
+	if preview.Kind == domain.KindBlueGreen && preview.Message != "" {
+		fmt.Fprintf(g.streams.Out, "  %s\n", preview.Message)
+	}
 	fmt.Fprint(g.streams.Out, "Proceed? [y/N] ")
 	line, _ := bufio.NewReader(g.streams.In).ReadString('\n')
 	switch strings.ToLower(strings.TrimSpace(line)) {

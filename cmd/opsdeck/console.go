@@ -84,7 +84,9 @@ func (g *globals) liveBackend(ctx context.Context, cfg config.Config) (*livePart
 		return nil, err
 	}
 	parts := &liveParts{conn: conn, recorder: rec}
-	opts := live.Options{Identity: conn.Identity, Watcher: w, Executor: exec, Clock: domain.SystemClock{}}
+	exec.BlueGreen = blueGreenSettings(cfg)
+	opts := live.Options{Identity: conn.Identity, Watcher: w, Executor: exec, Clock: domain.SystemClock{},
+		Thresholds: cfg.ThresholdSet()}
 	if src, err := metricsSource(cfg, conn); err != nil {
 		opts.MetricsErr = err
 	} else {

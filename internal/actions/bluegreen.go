@@ -50,6 +50,8 @@ type bgPlan struct {
 	// are extra objects (the Deployment a guard switched away from) that get the event too.
 	eventType, eventReason string
 	eventOn                []runtime.Object
+	// describe says what the action will do, for a confirmation.
+	describe string
 }
 
 // route sends what the Deployment path cannot do to its own path: every action on a blue-green
@@ -137,6 +139,7 @@ func (e *Executor) blueGreen(ctx context.Context, a domain.Action, svc *corev1.S
 		return res, nil
 	}
 	if !execute {
+		res.Message = p.describe
 		return res, nil
 	}
 
@@ -219,6 +222,7 @@ func (e *Executor) planBlueGreen(a domain.Action, pair bluegreen.Pair, active do
 		}
 		replicas := replicasOf(act)
 		p.res.ToImage, p.res.ToRevision, p.res.PendingSwitch = a.Image, st.Revision+1, idle
+		p.describe = fmt.Sprintf("%s (idle) gets %s at %d replicas; traffic switches from %s once all are Ready", idle, a.Image, replicasOf(act), active)
 		pending := pendingAnnotations(idle, a.Image, now, e.BlueGreen.Preview, e.BlueGreen.scaleDownDelay(), a.Trigger)
 		depPatch, err := json.Marshal(map[string]any{
 			"metadata": map[string]any{"annotations": map[string]string{ChangeCauseAnnotation: ChangeCause(a)}},
@@ -324,6 +328,7 @@ func (e *Executor) planBlueGreen(a domain.Action, pair bluegreen.Pair, active do
 			// Traffic never left the active colour: call the switch off and free the pods.
 			pend := pair.Of(st.Pending)
 			p.res.FromImage, p.res.ToImage = st.PendingImage, mainImage(act)
+			p.describe = fmt.Sprintf("cancel the pending switch to %s (%s): traffic stays on %s", st.Pending, orImage(st.PendingImage), active)
 			p.apply = func(ctx context.Context) (string, error) {
 				if err := patchService(ctx, e, pair.Service, clearPending(), nil); err != nil {
 					return "", err
@@ -346,6 +351,7 @@ func (e *Executor) planBlueGreen(a domain.Action, pair bluegreen.Pair, active do
 		if rolledOut(idl) {
 			// The previous colour is still up: switch back at once, no pod started.
 			p.res.Switched = idle
+			p.describe = fmt.Sprintf("switch back from %s to %s (%s) at once: its %d pods are Ready", active, idle, mainImage(idl), replicasOf(idl))
 			delay := e.BlueGreen.scaleDownDelay()
 			ann := switchAnnotations(st.Revision+1, now, now.Add(delay), a.Trigger)
 			p.apply = func(ctx context.Context) (string, error) {
@@ -360,6 +366,7 @@ func (e *Executor) planBlueGreen(a domain.Action, pair bluegreen.Pair, active do
 		// The previous colour was scaled down: bring it back with its image, switch when Ready.
 		replicas := replicasOf(act)
 		p.res.PendingSwitch = idle
+		p.describe = fmt.Sprintf("%s was scaled down: scale it to %d (%s), then switch back from %s once all are Ready", idle, replicas, mainImage(idl), active)
 		pending := pendingAnnotations(idle, mainImage(idl), now, 0, e.BlueGreen.scaleDownDelay(), a.Trigger)
 		p.apply = func(ctx context.Context) (string, error) {
 			if err := patchService(ctx, e, pair.Service, pending, nil); err != nil {
