@@ -86,7 +86,7 @@ func (g *globals) liveBackend(ctx context.Context, cfg config.Config) (*livePart
 	parts := &liveParts{conn: conn, recorder: rec}
 	exec.BlueGreen = blueGreenSettings(cfg)
 	opts := live.Options{Identity: conn.Identity, Watcher: w, Executor: exec, Clock: domain.SystemClock{},
-		Thresholds: cfg.ThresholdSet()}
+		Thresholds: cfg.ThresholdSet(), NoReconcile: g.observeOnly}
 	if src, err := metricsSource(cfg, conn); err != nil {
 		opts.MetricsErr = err
 	} else {

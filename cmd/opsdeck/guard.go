@@ -54,6 +54,7 @@ func runGuard(ctx context.Context, g *globals, dryRun bool) error {
 	log := slog.New(slog.NewJSONHandler(g.streams.Out, nil))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	g.observeOnly = dryRun // a dry run performs no pending blue-green switch or scale-down either
 	lb, err := g.liveBackend(ctx, cfg)
 	if err != nil {
 		return err

@@ -45,6 +45,8 @@ type globals struct {
 	streams       streams
 	// display is how the user calls us: "opsdeck", or "kubectl opsdeck" as a plugin.
 	display string
+	// observeOnly keeps the live backend from finishing pending blue-green steps (guard --dry-run).
+	observeOnly bool
 }
 
 // run builds the command tree for args[0]'s name, runs it and returns the exit code, after
