@@ -23,16 +23,24 @@ type Backend struct {
 var _ domain.Backend = (*Backend)(nil)
 
 // New returns a demo backend whose simulation starts at clock.Now() and follows the clock.
-func New(clock domain.Clock) *Backend {
+func New(clock domain.Clock, opts ...Option) *Backend {
 	if clock == nil {
 		clock = domain.SystemClock{}
 	}
-	return &Backend{
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	b := &Backend{
 		clock:    clock,
 		sim:      newSim(clock.Now()),
 		poll:     200 * time.Millisecond,
 		watchers: map[chan struct{}]struct{}{},
 	}
+	if o.blueGreen {
+		b.sim.addBlueGreen(clock.Now(), o)
+	}
+	return b
 }
 
 // SetPollInterval sets how often (in real time) Watch reads the clock; 200 ms by default.
@@ -146,6 +154,9 @@ func (b *Backend) History(ctx context.Context, svc domain.Service, window, step 
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.advance()
+	if bg := b.sim.findBlueGreen(svc.Namespace, svc.Name); bg != nil {
+		return b.sim.backfill(bg.asDeployment(), now, window, step), nil
+	}
 	d := b.sim.find(svc.Namespace, svc.Name)
 	if d == nil {
 		return nil, fmt.Errorf("service %s not found", svc.Key())
@@ -161,6 +172,9 @@ func (b *Backend) Revisions(ctx context.Context, svc domain.Service) ([]domain.R
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.advance()
+	if bg := b.sim.findBlueGreen(svc.Namespace, svc.Name); bg != nil {
+		return b.sim.blueGreenRevisions(bg), nil
+	}
 	d := b.sim.find(svc.Namespace, svc.Name)
 	if d == nil {
 		return nil, fmt.Errorf("service %s not found", svc.Key())
@@ -181,8 +195,11 @@ func (b *Backend) Execute(ctx context.Context, a domain.Action) (domain.Result, 
 	res, err := b.execute(a, now)
 	if err == nil {
 		// The controllers react at once, as they would to the watch event.
-		d := b.sim.find(a.Namespace, a.Service)
-		b.sim.reconcile(d, now, now)
+		if bg := b.sim.findBlueGreen(a.Namespace, a.Service); bg != nil {
+			b.sim.stepBlueGreen(bg, now, now)
+		} else {
+			b.sim.reconcile(b.sim.find(a.Namespace, a.Service), now, now)
+		}
 		b.sim.touch()
 	}
 	kicks := make([]chan struct{}, 0, len(b.watchers))
@@ -201,6 +218,9 @@ func (b *Backend) Execute(ctx context.Context, a domain.Action) (domain.Result, 
 
 func (b *Backend) execute(a domain.Action, now time.Time) (domain.Result, error) {
 	res := domain.Result{Action: a, At: now}
+	if bg := b.sim.findBlueGreen(a.Namespace, a.Service); bg != nil {
+		return b.sim.executeBlueGreen(bg, a, now)
+	}
 	d := b.sim.find(a.Namespace, a.Service)
 	if d == nil {
 		return res, fmt.Errorf("%s: service %q not found in namespace %s", a.Kind, a.Service, namespace)

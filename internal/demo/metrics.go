@@ -155,6 +155,16 @@ func (s *sim) frame(t time.Time, want map[string]bool) domain.MetricsFrame {
 			f.ReplicaSets[k] = v
 		}
 	}
+	for _, bg := range s.bgs {
+		if want != nil && !want[bg.key()] {
+			continue
+		}
+		all, perRS := s.blueGreenValues(bg, t)
+		f.Services[bg.key()] = all
+		for k, v := range perRS {
+			f.ReplicaSets[k] = v
+		}
+	}
 	return f
 }
 
@@ -216,6 +226,13 @@ func (s *sim) record(t time.Time) {
 	for _, d := range s.deps {
 		all, perRS := s.values(d, t)
 		s.series(d.key()).add(sec, all)
+		for k, v := range perRS {
+			s.series(k).add(sec, v)
+		}
+	}
+	for _, bg := range s.bgs {
+		all, perRS := s.blueGreenValues(bg, t)
+		s.series(bg.key()).add(sec, all)
 		for k, v := range perRS {
 			s.series(k).add(sec, v)
 		}

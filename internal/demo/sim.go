@@ -143,6 +143,7 @@ type sim struct {
 	version uint64
 	fp      uint64
 	deps    []*deployment
+	bgs     []*blueGreen
 	events  []domain.Event
 	seq     uint64
 	hist    map[string]*history
@@ -245,6 +246,9 @@ func (s *sim) step(t time.Time) {
 	for _, d := range s.deps {
 		s.reconcile(d, prev, t)
 	}
+	for _, bg := range s.bgs {
+		s.stepBlueGreen(bg, prev, t)
+	}
 	s.touch()
 	s.record(t)
 }
@@ -259,7 +263,12 @@ func (s *sim) touch() {
 
 func (s *sim) fingerprint() uint64 {
 	h := fnv.New64a()
-	for _, d := range s.deps {
+	deps := s.deps
+	for _, bg := range s.bgs {
+		fmt.Fprintf(h, "%s|%s|%s|%d|%d|", bg.name, bg.active, bg.pending, bg.revision, bg.scaleDownAt.Unix())
+		deps = append(append([]*deployment(nil), deps...), bg.colors[domain.ColorBlue], bg.colors[domain.ColorGreen])
+	}
+	for _, d := range deps {
 		fmt.Fprintf(h, "%s|%d|%d|%v|%v|", d.name, d.revision, d.replicas, d.paused, d.stalled)
 		for _, rs := range d.rss {
 			fmt.Fprintf(h, "%s:%d:%d|", rs.name, rs.revision, rs.replicas)
@@ -481,6 +490,10 @@ func (s *sim) snapshot(t time.Time) domain.ClusterState {
 	for _, d := range s.deps {
 		st.Services = append(st.Services, s.service(d, t))
 	}
+	for _, bg := range s.bgs {
+		st.Services = append(st.Services, s.blueGreenService(bg, t))
+	}
+	sort.SliceStable(st.Services, func(i, j int) bool { return st.Services[i].Name < st.Services[j].Name })
 	return st
 }
 
