@@ -30,7 +30,7 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if demoMode {
-		b := demo.New(domain.SystemClock{})
+		b := demo.New(domain.SystemClock{}, demo.WithBlueGreen(cfg.BlueGreen.Preview.Duration, cfg.BlueGreen.ScaleDownDelay.Duration))
 		cg := newConsoleGuard(cfg, b, nil, guardOn)
 		go cg.run(ctx)
 		return app.Run(ctx, b, cg.options(opts))
