@@ -26,7 +26,7 @@ func BenchmarkGuardReaction(b *testing.B) {
 		env.CreateDeployment(b, ns, "web", "web:v1", 3)
 		g := startGuardB(b, env, ns)
 		setImage(b, client, ns, "web", "web:v2-bad")
-		waitFor(b, 90*time.Second, "the rollback", func() (bool, string) {
+		sandbox.WaitFor(b, 90*time.Second, "the rollback", func() (bool, string) {
 			return image(b, client, ns, "web") == "web:v1", g.output()
 		})
 		total += reaction(b, env, client, ns, "web", "web:v2-bad", g.audit)
@@ -59,7 +59,7 @@ func reaction(tb testing.TB, env *sandbox.Env, client kubernetes.Interface, ns, 
 	// The earliest sample of any pod of the bad ReplicaSet, to the second.
 	q := fmt.Sprintf(`min(min_over_time(timestamp(http_requests_total{namespace=%q,pod=~"%s-.*"})[5m:1s]))`, ns, bad)
 	var first float64
-	waitFor(tb, 10*time.Second, "the first bad sample", func() (bool, string) {
+	sandbox.WaitFor(tb, 10*time.Second, "the first bad sample", func() (bool, string) {
 		s, err := sandbox.Query(context.Background(), env.PrometheusURL, q)
 		if err != nil || len(s) == 0 {
 			return false, fmt.Sprint(err)

@@ -87,7 +87,7 @@ func startGuardB(t testing.TB, env *sandbox.Env, ns string, extra ...string) *gu
 			t.Errorf("guard did not stop within 10s of SIGTERM")
 		}
 	})
-	waitFor(t, 60*time.Second, "guard started", func() (bool, string) {
+	sandbox.WaitFor(t, 60*time.Second, "guard started", func() (bool, string) {
 		select {
 		case <-g.done:
 			t.Fatalf("guard exited early:\n%s", g.output())
@@ -96,21 +96,6 @@ func startGuardB(t testing.TB, env *sandbox.Env, ns string, extra ...string) *gu
 		return strings.Contains(g.output(), `"msg":"guard started"`), g.output()
 	})
 	return g
-}
-
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, msg := cond()
-		if ok {
-			return
-		}
-		last = msg
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, last)
 }
 
 func setImage(t testing.TB, client kubernetes.Interface, ns, name, image string) {
@@ -186,7 +171,7 @@ func TestGuardRollsBackBadRollout(t *testing.T) {
 	g := startGuard(t, env, ns, "--config", cfg)
 	start := time.Now()
 	setImage(t, client, ns, "web", "web:v2-bad")
-	waitFor(t, 90*time.Second, "the guard to roll back web:v2-bad", func() (bool, string) {
+	sandbox.WaitFor(t, 90*time.Second, "the guard to roll back web:v2-bad", func() (bool, string) {
 		return image(t, client, ns, "web") == "web:v1", g.output()
 	})
 	t.Logf("rolled back %.1fs after the bad image was set", time.Since(start).Seconds())
@@ -215,7 +200,7 @@ func TestGuardRollsBackBadRollout(t *testing.T) {
 
 	// The threshold alert reached Alertmanager and the webhook, and is resolved once the
 	// service is healthy again (its rate window forgets the bad pods).
-	waitFor(t, 30*time.Second, "the alerts in alertmanager", func() (bool, string) {
+	sandbox.WaitFor(t, 30*time.Second, "the alerts in alertmanager", func() (bool, string) {
 		as, err := amtest.Active(context.Background(), amURL)
 		names := map[string]bool{}
 		for _, a := range as {
@@ -225,7 +210,7 @@ func TestGuardRollsBackBadRollout(t *testing.T) {
 		}
 		return err == nil && names["OpsdeckAutoRollback"] && names["OpsdeckThreshold"], fmt.Sprint(as, err)
 	})
-	waitFor(t, 150*time.Second, "the threshold alert resolved in alertmanager", func() (bool, string) {
+	sandbox.WaitFor(t, 150*time.Second, "the threshold alert resolved in alertmanager", func() (bool, string) {
 		as, err := amtest.Active(context.Background(), amURL)
 		for _, a := range as {
 			if a.Labels["alertname"] == "OpsdeckThreshold" && a.Labels["service"] == "web" {
@@ -286,7 +271,7 @@ func TestGuardRollsBackCrashLoop(t *testing.T) {
 	env.CreateDeployment(t, ns, "cart", "cart:v1", 3)
 	g := startGuard(t, env, ns)
 	setImage(t, client, ns, "cart", "cart:v2-crash")
-	waitFor(t, 60*time.Second, "the crash-looping version rolled back", func() (bool, string) {
+	sandbox.WaitFor(t, 60*time.Second, "the crash-looping version rolled back", func() (bool, string) {
 		return image(t, client, ns, "cart") == "cart:v1", g.output()
 	})
 	rb := rollbacks(t, g.audit)
@@ -313,7 +298,7 @@ func TestGuardRollsBackStalledRolloutAfterDeadline(t *testing.T) {
 	if _, err := client.AppsV1().Deployments(ns).Patch(context.Background(), "stock", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 90*time.Second, "the stalled rollout rolled back", func() (bool, string) {
+	sandbox.WaitFor(t, 90*time.Second, "the stalled rollout rolled back", func() (bool, string) {
 		return image(t, client, ns, "stock") == "stock:v1", g.output()
 	})
 	if took := time.Since(start); took < deadline*time.Second {
@@ -346,7 +331,7 @@ func TestTwoGuardsRollBackOnce(t *testing.T) {
 	g1 := startGuard(t, env, ns)
 	g2 := startGuard(t, env, ns)
 	setImage(t, client, ns, "pay", "pay:v2-bad")
-	waitFor(t, 90*time.Second, "the bad version rolled back", func() (bool, string) {
+	sandbox.WaitFor(t, 90*time.Second, "the bad version rolled back", func() (bool, string) {
 		return image(t, client, ns, "pay") == "pay:v1", g1.output() + g2.output()
 	})
 	sandbox.WaitRolledOut(t, client, ns, "pay", 60*time.Second)
@@ -396,7 +381,7 @@ func TestGuardRefusalsAndDryRun(t *testing.T) {
 
 	g := startGuard(t, env, ns, "--dry-run")
 	setImage(t, client, ns, "dry", "dry:v2-bad")
-	waitFor(t, 90*time.Second, "the dry run to report", func() (bool, string) {
+	sandbox.WaitFor(t, 90*time.Second, "the dry run to report", func() (bool, string) {
 		return strings.Contains(g.output(), `"msg":"would roll back (dry run)"`), g.output()
 	})
 	if img := image(t, client, ns, "dry"); img != "dry:v2-bad" {

@@ -128,21 +128,33 @@ func (e *Env) CreateDeployment(t testing.TB, ns, name, image string, replicas in
 // WaitRolledOut waits until Deployment ns/name is fully rolled out and available.
 func WaitRolledOut(t testing.TB, client kubernetes.Interface, ns, name string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
+	WaitFor(t, timeout, fmt.Sprintf("deployment %s/%s to roll out", ns, name), func() (bool, string) {
 		d, err := client.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
-		if err == nil && RolledOut(d) {
+		if err != nil {
+			return false, err.Error()
+		}
+		return RolledOut(d), fmt.Sprintf("updated %d ready %d available %d of %d",
+			d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas, *d.Spec.Replicas)
+	})
+}
+
+// WaitFor polls cond until it holds, failing the test after timeout with what was awaited and
+// the last thing cond said.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for {
+		ok, msg := cond()
+		if ok {
 			return
 		}
-		if err != nil {
-			last = err.Error()
-		} else {
-			last = fmt.Sprintf("updated %d ready %d available %d of %d", d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas, *d.Spec.Replicas)
+		last = msg
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, last)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("deployment %s/%s not rolled out after %s: %s", ns, name, timeout, last)
 }
 
 func sanitize(s string) string {

@@ -125,7 +125,7 @@ func TestCrashImageStallsRollout(t *testing.T) {
 		t.Fatal(err)
 	}
 	var d *appsv1.Deployment
-	waitUntil(t, 60*time.Second, "ProgressDeadlineExceeded", func() (bool, string) {
+	WaitFor(t, 60*time.Second, "ProgressDeadlineExceeded", func() (bool, string) {
 		var err error
 		d, err = client.AppsV1().Deployments(ns).Get(ctx, "stalling", metav1.GetOptions{})
 		if err != nil {
@@ -180,7 +180,7 @@ func TestErrorRatioFollowsImageTag(t *testing.T) {
 		return s[0].Value, true
 	}
 	var bad, good float64
-	waitUntil(t, 60*time.Second, "error ratios of both revisions", func() (bool, string) {
+	WaitFor(t, 60*time.Second, "error ratios of both revisions", func() (bool, string) {
 		var ok1, ok2 bool
 		bad, ok1 = ratio("broken")
 		good, ok2 = ratio("good")
@@ -275,19 +275,4 @@ func processesMentioning(t *testing.T, s string) []string {
 		}
 	}
 	return out
-}
-
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, msg := cond()
-		if ok {
-			return
-		}
-		last = msg
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, last)
 }
