@@ -33,6 +33,7 @@ type flow struct {
 	container int
 	from, to  string // what the confirmation shows
 	revisions []domain.Revision
+	choices   []choice // the rollback picker's entries
 }
 
 // refuse is the one place that decides whether an action may start from a key.
@@ -118,7 +119,7 @@ func (m *Model) beginRollback() tea.Cmd {
 	}
 	m.flow = flow{action: m.newAction(domain.ActionRollback, svc), svc: svc, stage: stageLoadingRevisions}
 	if r, ok := m.revisions[svc.Key()]; ok && r.rev == svc.Revision && r.err == nil {
-		m.openRevisionPicker(r.revs)
+		m.openRevisionPicker(r.revs, r.snaps)
 		return nil
 	}
 	m.setStatus("reading revisions of "+svc.Name+"…", false)
@@ -134,35 +135,25 @@ func (m *Model) revisionsArrived(r revisionsMsg) tea.Cmd {
 		m.flow = flow{}
 		return nil
 	}
-	m.openRevisionPicker(r.revs)
+	m.openRevisionPicker(r.revs, r.snaps)
 	return nil
 }
 
-func (m *Model) openRevisionPicker(revs []domain.Revision) {
+func (m *Model) openRevisionPicker(revs []domain.Revision, snaps []domain.Snapshot) {
 	svc := m.flow.svc
-	def := -1
-	var items []string
-	for i, r := range revs {
-		cur := ""
-		if r.Current {
-			cur = "  (current)"
-		} else if def < 0 {
-			def = i
-		}
-		age := ""
-		if !r.Created.IsZero() {
-			age = format.Age(m.now.Sub(r.Created))
-		}
-		items = append(items, format.FitLeft("r"+strconv.FormatInt(r.Number, 10), 4)+"  "+format.Fit(r.Image, 30)+" "+format.FitLeft(age, 4)+cur)
-	}
+	items, choices, def := m.pickerChoices(svc, revs, snaps)
 	if def < 0 {
 		m.setStatus("rollback "+svc.Name+": no earlier revision to roll back to", true)
 		m.flow = flow{}
 		return
 	}
-	m.flow.revisions = revs
+	m.flow.revisions, m.flow.choices = revs, choices
 	m.flow.stage = stageRevision
-	m.open(dialog.NewChoice(m.theme, m.keys, "roll back "+svc.Name+" to revision:", nil, items, def))
+	title := "roll back " + svc.Name + " to revision:"
+	if svc.BlueGreen != nil {
+		title = "roll back " + svc.Name + " (blue-green):"
+	}
+	m.open(dialog.NewChoice(m.theme, m.keys, title, nil, items, def))
 }
 
 // beginPause pauses a running rollout or resumes a paused one, at once.
@@ -239,10 +230,22 @@ func (m *Model) dialogKey(k tea.KeyPressMsg) tea.Cmd {
 		if len(svc.Containers) > 1 {
 			lines = append([]string{"container " + f.action.Container}, lines...)
 		}
+		lines = append(lines, blueGreenDeployLines(svc)...)
 		f.stage = stageConfirm
 		m.open(dialog.NewConfirm(m.theme, m.keys, "deploy "+svc.Name+"?", lines))
 	case stageRevision:
-		r := f.revisions[d.Index()]
+		if c := f.choices[d.Index()]; c.rev == nil {
+			f.action.Snapshot = ""
+			if c.snap != nil {
+				f.action.Snapshot = c.snap.ID
+			}
+			var lines []string
+			f.from, f.to, lines = m.pickConfirm(svc, c)
+			f.stage = stageConfirm
+			m.open(dialog.NewConfirm(m.theme, m.keys, "roll back "+svc.Name+"?", lines))
+			return cmd
+		}
+		r := *f.choices[d.Index()].rev
 		f.action.ToRevision = r.Number
 		cur := svc.Image
 		for _, x := range f.revisions {

@@ -36,10 +36,10 @@ type harness struct {
 	ctx   context.Context
 }
 
-func newHarness(t *testing.T, w, h int, o Options) *harness {
+func newHarness(t *testing.T, w, h int, o Options, demoOpts ...demo.Option) *harness {
 	t.Helper()
 	clock := demo.NewManualClock(t0)
-	b := demo.New(clock)
+	b := demo.New(clock, demoOpts...)
 	b.SetPollInterval(2 * time.Millisecond)
 	o.Clock = clock
 	o.Refresh = time.Hour

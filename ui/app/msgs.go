@@ -68,6 +68,8 @@ type revisionsMsg struct {
 	rev  int64
 	revs []domain.Revision
 	err  error
+	// snaps are the service's saved snapshots, newest first, when the backend keeps them.
+	snaps []domain.Snapshot
 }
 
 // actionDoneMsg is the result of an action sent to the executor.

@@ -105,6 +105,10 @@ func (m *Model) layout() {
 		m.rollout.SetRevisions(r.revs, r.err)
 	}
 	m.rollout.SetNow(m.now)
+	m.table.SetNow(m.now)
+	if m.frame.Err == nil {
+		m.rollout.SetReplicaSetValues(m.frame.ReplicaSets, m.frame.At)
+	}
 }
 
 // View renders the screen. It only assembles what the panes cached.

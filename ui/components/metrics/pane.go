@@ -91,6 +91,11 @@ func (p *Pane) rolloutRevisions() []revision {
 		} else {
 			label += " old"
 		}
+		if bg := p.svc.BlueGreen; bg != nil {
+			// Blue-green: each colour apart, the one serving drawn as the new one.
+			isNew = rs.Color == bg.Active
+			label = string(rs.Color) + " r" + strconv.FormatInt(rs.Revision, 10)
+		}
 		out = append(out, revision{label: label, key: ReplicaSetKey(p.svc.Namespace, rs.Name), isNew: isNew})
 	}
 	if len(out) < 2 {

@@ -24,6 +24,8 @@ type Model struct {
 	now           time.Time
 	offset        int
 	cache         *cache
+	rsValues      map[string]domain.Values // latest metrics per ReplicaSet, for blue-green
+	valuesAt      time.Time
 }
 
 type cache struct {
@@ -39,6 +41,7 @@ type cacheKey struct {
 	revErr       string
 	now          time.Time
 	w, h, offset int
+	valuesAt     time.Time
 }
 
 // New returns an empty pane.
@@ -75,6 +78,9 @@ func (m *Model) Lines() []string {
 	t := m.theme
 	if !m.has {
 		return []string{t.Muted.Render("select a service")}
+	}
+	if m.svc.BlueGreen != nil {
+		return m.blueGreenLines()
 	}
 	s := m.svc
 	var out []string
@@ -125,25 +131,7 @@ func (m *Model) Lines() []string {
 		}
 		out = append(out, style.Render(tag+" r"+strconv.FormatInt(rs.Revision, 10))+" "+name+
 			strconv.Itoa(int(rs.Ready))+"/"+strconv.Itoa(int(rs.Replicas))+" ready  "+t.Muted.Render(domain.ImageTag(rs.Image)))
-		for _, p := range rs.Pods {
-			state := t.OK.Render("ready")
-			if !p.Ready {
-				state = t.Warn.Render("not ready")
-			}
-			pn := p.Name
-			if m.width < 60 && len(pn) > 6 {
-				pn = "…" + pn[len(pn)-5:] // the ReplicaSet's name is on the line above
-			}
-			line := "  " + pn + " " + state + " restarts " + strconv.Itoa(int(p.Restarts))
-			if p.Reason != "" {
-				reason := p.Reason
-				if strings.Contains(reason, "BackOff") || strings.Contains(reason, "Err") {
-					reason = t.Bad.Render(reason)
-				}
-				line += " " + reason
-			}
-			out = append(out, line)
-		}
+		out = append(out, m.podLines(rs)...)
 	}
 	for _, c := range s.Conditions {
 		if c.Reason == "ProgressDeadlineExceeded" {
@@ -173,9 +161,38 @@ func (m *Model) Lines() []string {
 	return out
 }
 
+// podLines are a ReplicaSet's pods, one line each.
+func (m *Model) podLines(rs domain.ReplicaSet) []string {
+	t := m.theme
+	var out []string
+	for _, p := range rs.Pods {
+		state := t.OK.Render("ready")
+		if !p.Ready {
+			state = t.Warn.Render("not ready")
+		}
+		pn := p.Name
+		if m.width < 60 && len(pn) > 6 {
+			pn = "…" + pn[len(pn)-5:] // the ReplicaSet's name is on the line above
+		}
+		line := "  " + pn + " " + state + " restarts " + strconv.Itoa(int(p.Restarts))
+		if p.Reason != "" {
+			reason := p.Reason
+			if strings.Contains(reason, "BackOff") || strings.Contains(reason, "Err") {
+				reason = t.Bad.Render(reason)
+			}
+			line += " " + reason
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
 // View renders exactly height lines of width cells, scrolled by the offset.
 func (m Model) View() string {
-	k := cacheKey{m.svc.Key(), m.svc.ResourceVersion, m.has, len(m.revisions), 0, m.revErr, m.now.Truncate(time.Second), m.width, m.height, m.offset}
+	k := cacheKey{m.svc.Key(), m.svc.ResourceVersion, m.has, len(m.revisions), 0, m.revErr, m.now.Truncate(time.Second), m.width, m.height, m.offset, time.Time{}}
+	if m.svc.BlueGreen != nil {
+		k.valuesAt = m.valuesAt // only a blue-green service shows values
+	}
 	if len(m.revisions) > 0 {
 		k.revFirst = m.revisions[0].Number
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/ui/format"
@@ -63,6 +64,7 @@ type Model struct {
 	cols    []column
 	version uint64
 	cache   *cache
+	now     time.Time // for countdowns in the PHASE column
 }
 
 type cache struct {
@@ -444,6 +446,9 @@ func (m *Model) cell(s domain.Service, id colID) (string, *theme.Paint) {
 	case colRev:
 		return strconv.FormatInt(s.Revision, 10), nil
 	case colPhase:
+		if s.BlueGreen != nil {
+			return m.blueGreenCell(s)
+		}
 		return string(s.Phase), m.phaseStyle(s.Phase)
 	case colGuard:
 		if g, ok := m.guard[s.Key()]; ok && g != "" {
