@@ -487,3 +487,30 @@ func TestBlueGreenInconsistentPairRefused(t *testing.T) {
 		t.Fatalf("state %+v", st.Services)
 	}
 }
+
+// A snapshot of a blue-green service brings back what revision history does not keep: the
+// Service's selector. The snapshot taken before the switch restores blue as the active colour,
+// at once since blue is still up as saved.
+func TestBlueGreenSnapshotRestoresSelector(t *testing.T) {
+	f := newBGFixture(t, actions.BlueGreenSettings{ScaleDownDelay: time.Hour})
+	f.backend(t, f.exec, false, domain.Thresholds{})
+	f.do(t, f.exec, domain.Action{Kind: domain.ActionDeploy, Image: "web:v2"})
+	until(t, "the switch to green", 90*time.Second, func() bool { return f.color(t) == domain.ColorGreen })
+	snaps, err := f.exec.Snapshots(f.ns, "web")
+	if err != nil || len(snaps) != 2 || snaps[0].Action != "switch" || snaps[0].Color != domain.ColorBlue || snaps[0].Image != "web:v1" ||
+		snaps[1].Action != "deploy" {
+		t.Fatalf("snapshots %+v, %v", snaps, err)
+	}
+	res := f.do(t, f.exec, domain.Action{Kind: domain.ActionRollback, Snapshot: snaps[0].ID})
+	if res.Switched != domain.ColorBlue || res.ToImage != "web:v1" {
+		t.Fatalf("restore %+v", res)
+	}
+	if c := f.color(t); c != domain.ColorBlue {
+		t.Fatalf("after the restore the Service selects %s", c)
+	}
+	// Green keeps its spec as saved before the switch: 3 replicas of web:v2.
+	g, err := f.client.AppsV1().Deployments(f.ns).Get(context.Background(), "web-green", metav1.GetOptions{})
+	if err != nil || *g.Spec.Replicas != 3 || g.Spec.Template.Spec.Containers[0].Image != "web:v2" {
+		t.Fatalf("green after the restore: %v", err)
+	}
+}
