@@ -20,6 +20,14 @@ const (
 // Metrics lists every metric in display order.
 var Metrics = []Metric{MetricRequestRate, MetricErrorRatio, MetricLatencyP99, MetricCPU, MetricMemory}
 
+// MetricMemoryGrowth is not read from Prometheus: it is a rule on the growth of a service's
+// per-pod working set in bytes per second, computed by the alerter from consecutive frames'
+// memory values. Alert only.
+const MetricMemoryGrowth Metric = "memory_growth"
+
+// RuleMetrics lists every metric a threshold may be set on: Metrics and MetricMemoryGrowth.
+var RuleMetrics = append(append([]Metric(nil), Metrics...), MetricMemoryGrowth)
+
 // Unit is how a metric's value is written.
 func (m Metric) Unit() string {
 	switch m {
@@ -33,6 +41,8 @@ func (m Metric) Unit() string {
 		return "cores"
 	case MetricMemory:
 		return "MiB"
+	case MetricMemoryGrowth:
+		return "MiB/s"
 	}
 	return ""
 }
@@ -50,6 +60,8 @@ func (m Metric) Title() string {
 		return "CPU"
 	case MetricMemory:
 		return "memory"
+	case MetricMemoryGrowth:
+		return "memory growth"
 	}
 	return string(m)
 }
@@ -61,7 +73,7 @@ func (m Metric) Display(v float64) float64 {
 		return v * 100
 	case MetricLatencyP99:
 		return v * 1000
-	case MetricMemory:
+	case MetricMemory, MetricMemoryGrowth:
 		return v / (1 << 20)
 	}
 	return v

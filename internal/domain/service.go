@@ -36,6 +36,9 @@ type Service struct {
 	// Containers of the pod template, in order; Image is the first container's image.
 	Containers []Container
 	Image      string
+	// CPURequest is the per-pod CPU request in cores: the sum of the pod template's
+	// containers' requests.cpu, 0 when none sets one.
+	CPURequest float64
 
 	Desired   int32 // spec.replicas
 	Current   int32 // status.replicas

@@ -13,6 +13,18 @@ type Threshold struct {
 	For time.Duration
 	// Rollback is set when the guard may roll back on this rule; otherwise it only alerts.
 	Rollback bool
+	// OfRequest (CPU only) makes Value a fraction of the service's per-pod CPU request
+	// (0.9 = 90 % of the request); a service without a request is held to Value cores.
+	OfRequest bool
+}
+
+// LimitFor is the effective bound of t for svc, in raw units: Value times the per-pod CPU
+// request when t is OfRequest and the service has a request, else Value.
+func (t Threshold) LimitFor(svc Service) float64 {
+	if t.OfRequest && svc.CPURequest > 0 {
+		return t.Value * svc.CPURequest
+	}
+	return t.Value
 }
 
 // Breached tells whether v crosses the threshold.
@@ -36,4 +48,15 @@ func (t Thresholds) For(service string, m Metric) (Threshold, bool) {
 	}
 	th, ok := t.Default[m]
 	return th, ok
+}
+
+// ForService returns the threshold that applies to metric m of svc with Value resolved to
+// its effective bound (see LimitFor) and OfRequest cleared, so Breached compares raw values.
+func (t Thresholds) ForService(svc Service, m Metric) (Threshold, bool) {
+	th, ok := t.For(svc.Name, m)
+	if !ok {
+		return th, false
+	}
+	th.Value, th.OfRequest = th.LimitFor(svc), false
+	return th, true
 }
