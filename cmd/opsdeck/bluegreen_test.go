@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +50,16 @@ func TestCLIBlueGreen(t *testing.T) {
 	t.Logf("opsdeck deploy --wait on blue-green: %s\n%s", time.Since(start).Round(time.Millisecond), r.stdout)
 	if c := color(); c != "green" {
 		t.Fatalf("after deploy --wait the Service selects %s", c)
+	}
+
+	r = run("status", "-o", "json")
+	var doc Status
+	if err := json.Unmarshal([]byte(r.stdout), &doc); r.code != 0 || err != nil || len(doc.Services) != 1 {
+		t.Fatalf("status: %+v, %v", r, err)
+	}
+	if s := doc.Services[0]; s.Kind != domain.KindBlueGreen || s.BlueGreen == nil || s.BlueGreen.Active != domain.ColorGreen ||
+		!regexp.MustCompile(`^green ↓[45]:\d\d$`).MatchString(s.BlueGreen.State) || s.BlueGreen.ScaleDownAt == nil || s.Image != "web:v2" || len(s.BlueGreen.Colors) != 2 {
+		t.Fatalf("status of web: %+v %+v", s, s.BlueGreen)
 	}
 
 	r = run("rollback", "web", "--yes")

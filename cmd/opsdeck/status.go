@@ -80,6 +80,9 @@ type ServiceStatus struct {
 	Metrics        map[string]float64 `json:"metrics"`
 	// Guard is the auto-guard verdict; "-" until the guard reports one.
 	Guard string `json:"guard"`
+	// Kind is Deployment or BlueGreen; BlueGreen then describes both colours.
+	Kind      domain.Kind      `json:"kind"`
+	BlueGreen *BlueGreenStatus `json:"blue_green,omitempty"`
 }
 
 // RevisionStatus is one revision in ServiceStatus.
@@ -90,6 +93,8 @@ type RevisionStatus struct {
 	Created     time.Time `json:"created"`
 	ReplicaSet  string    `json:"replicaset"`
 	Current     bool      `json:"current"`
+	// Color is the colour the revision belongs to, for a blue-green service.
+	Color domain.Color `json:"color,omitempty"`
 }
 
 // Run takes one snapshot after the watches have synced.
@@ -142,7 +147,8 @@ func (o *statusOptions) Run(ctx context.Context) error {
 	for _, s := range st.Services {
 		ss := ServiceStatus{Namespace: s.Namespace, Name: s.Name, Image: s.Image, Revision: s.Revision, Phase: s.Phase,
 			Message: s.Message, Desired: s.Desired, Updated: s.Updated, Ready: s.Ready, Available: s.Available,
-			Paused: s.Paused, Revisions: []RevisionStatus{}, Metrics: map[string]float64{}, Guard: "-"}
+			Paused: s.Paused, Revisions: []RevisionStatus{}, Metrics: map[string]float64{}, Guard: "-",
+			Kind: s.Kind, BlueGreen: blueGreenStatus(s, st.At)}
 		if !s.RolloutStarted.IsZero() {
 			t := s.RolloutStarted
 			ss.RolloutStarted = &t
@@ -150,7 +156,7 @@ func (o *statusOptions) Run(ctx context.Context) error {
 		revs, _ := w.Revisions(s.Namespace, s.Name)
 		for _, r := range revs {
 			ss.Revisions = append(ss.Revisions, RevisionStatus{Number: r.Number, Image: r.Image, ChangeCause: r.ChangeCause,
-				Created: r.Created, ReplicaSet: r.ReplicaSet, Current: r.Current})
+				Created: r.Created, ReplicaSet: r.ReplicaSet, Current: r.Current, Color: r.Color})
 		}
 		for _, m := range domain.Metrics {
 			if v, ok := frame.Services[s.Key()].Get(m); ok {
@@ -176,7 +182,11 @@ func writeStatusTable(out io.Writer, doc Status) error {
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, s := range doc.Services {
-		row := []string{s.Name, s.Image, fmt.Sprint(s.Revision), string(s.Phase),
+		phase := string(s.Phase)
+		if s.BlueGreen != nil {
+			phase = "blue-green " + s.BlueGreen.State
+		}
+		row := []string{s.Name, s.Image, fmt.Sprint(s.Revision), phase,
 			fmt.Sprintf("%d/%d", s.Ready, s.Desired), fmt.Sprint(s.Updated),
 			metric(s.Metrics, domain.MetricRequestRate, "%.1f"), metric(s.Metrics, domain.MetricErrorRatio, "%.2f%%"),
 			metric(s.Metrics, domain.MetricLatencyP99, "%.0fms"), metric(s.Metrics, domain.MetricCPU, "%.2f"),
