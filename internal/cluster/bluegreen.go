@@ -69,6 +69,9 @@ func blueGreenServices(objs Objects, rsByOwner map[types.UID][]*appsv1.ReplicaSe
 			Blue:    deps[svc.Namespace+"/"+bluegreen.DeploymentName(svc.Name, domain.ColorBlue)],
 			Green:   deps[svc.Namespace+"/"+bluegreen.DeploymentName(svc.Name, domain.ColorGreen)],
 		}
+		if p.Blue == nil && p.Green == nil && objs.OnlyRelatedEvents {
+			continue // a label selector (-l) leaves both colours out: not a service shown
+		}
 		for _, c := range domain.Colors {
 			if d := p.Of(c); d != nil {
 				taken[d.UID] = true
@@ -157,7 +160,7 @@ func BlueGreenFrom(p bluegreen.Pair, rsByOwner map[types.UID][]*appsv1.ReplicaSe
 		return out
 	}
 	a := colors[bg.Active]
-	out.Containers, out.Image = a.Containers, a.Image
+	out.Containers, out.Image, out.CPURequest = a.Containers, a.Image, a.CPURequest
 	out.Desired, out.Current, out.Updated, out.Ready, out.Available = a.Desired, a.Current, a.Updated, a.Ready, a.Available
 	out.Generation, out.Observed, out.Paused = a.Generation, a.Observed, a.Paused
 	out.Phase, out.Message, out.Conditions = a.Phase, a.Message, a.Conditions

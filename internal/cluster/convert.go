@@ -97,6 +97,18 @@ func BuildState(objs Objects, at time.Time, api domain.Health, synced bool) doma
 	return st
 }
 
+// CPURequest is the per-pod CPU request of a pod spec in cores: the sum of its containers'
+// requests.cpu, 0 when none sets one.
+func CPURequest(spec corev1.PodSpec) float64 {
+	var milli int64
+	for _, c := range spec.Containers {
+		if q, ok := c.Resources.Requests[corev1.ResourceCPU]; ok {
+			milli += q.MilliValue()
+		}
+	}
+	return float64(milli) / 1000
+}
+
 // ServiceFrom converts a Deployment, the ReplicaSets it controls and the pods of those
 // ReplicaSets (by owner UID) into a Service.
 func ServiceFrom(d *appsv1.Deployment, owned []*appsv1.ReplicaSet, podsByRS map[types.UID][]*corev1.Pod) domain.Service {
@@ -122,6 +134,7 @@ func ServiceFrom(d *appsv1.Deployment, owned []*appsv1.ReplicaSet, podsByRS map[
 	if len(s.Containers) > 0 {
 		s.Image = s.Containers[0].Image
 	}
+	s.CPURequest = CPURequest(d.Spec.Template.Spec)
 	if d.Spec.ProgressDeadlineSeconds != nil {
 		s.ProgressDeadline = time.Duration(*d.Spec.ProgressDeadlineSeconds) * time.Second
 	}

@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -351,5 +352,32 @@ func BenchmarkBuildState500(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = BuildState(objs, t0, domain.Health{OK: true}, true)
+	}
+}
+
+func TestServiceFromCPURequest(t *testing.T) {
+	container := func(name, cpu string) corev1.Container {
+		c := corev1.Container{Name: name, Image: "app:v1"}
+		if cpu != "" {
+			c.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name       string
+		containers []corev1.Container
+		want       float64
+	}{
+		{"none", []corev1.Container{container("app", "")}, 0},
+		{"millicores", []corev1.Container{container("app", "250m")}, 0.25},
+		{"whole cores", []corev1.Container{container("app", "2")}, 2},
+		{"sum over containers", []corev1.Container{container("app", "250m"), container("sidecar", "50m"), container("log", "")}, 0.3},
+		{"memory only", []corev1.Container{{Name: "app", Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")}}}}, 0},
+	} {
+		d := deployment("shop", "web", 1, "app:v1", func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers = tc.containers })
+		got := ServiceFrom(d, nil, nil).CPURequest
+		if diff := got - tc.want; diff > 1e-9 || diff < -1e-9 {
+			t.Errorf("%s: CPURequest = %g, want %g", tc.name, got, tc.want)
+		}
 	}
 }

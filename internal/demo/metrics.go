@@ -19,6 +19,7 @@ const (
 	healthyCPU     = 0.10
 	hogCPU         = 0.95
 	crashCPU       = 0.02
+	cpuRequest     = 0.25 // per-pod CPU request of every demo service: healthy pods use 40 %
 	healthyMemory  = 120 << 20
 	leakPerSecond  = 10 << 20
 	historyKeep    = 7200 // seconds of recorded samples per series

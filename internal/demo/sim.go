@@ -504,6 +504,7 @@ func (s *sim) service(d *deployment, t time.Time) domain.Service {
 		Kind:             domain.KindDeployment,
 		Containers:       append([]domain.Container(nil), d.tmpl.containers...),
 		Image:            d.tmpl.image(),
+		CPURequest:       cpuRequest,
 		Desired:          d.replicas,
 		Revision:         d.revision,
 		Generation:       d.generation,
