@@ -109,6 +109,10 @@ type Rule struct {
 	For Duration `json:"for"`
 	// Action is alert or rollback.
 	Action string `json:"action"`
+	// OfRequest (cpu only) makes the bound a fraction of each service's per-pod CPU request
+	// (0.9 = 90 % of it); a service without a request is held to the bound in cores. Giving
+	// above or below over a rule without of_request resets it to false.
+	OfRequest bool `json:"of_request,omitempty"`
 }
 
 // ServiceConfig overrides settings for one service.
@@ -163,10 +167,11 @@ func Default() Config {
 		},
 		Queries: DefaultQueries(),
 		Thresholds: map[string]Rule{
-			string(domain.MetricErrorRatio): {Above: float(0.05), For: D(20 * time.Second), Action: ActionRollback},
-			string(domain.MetricLatencyP99): {Above: float(1), For: D(30 * time.Second), Action: ActionRollback},
-			string(domain.MetricCPU):        {Above: float(0.9), For: D(time.Minute), Action: ActionAlert},
-			string(domain.MetricMemory):     {Above: float(1 << 30), For: D(time.Minute), Action: ActionAlert},
+			string(domain.MetricErrorRatio):   {Above: float(0.05), For: D(20 * time.Second), Action: ActionRollback},
+			string(domain.MetricLatencyP99):   {Above: float(1), For: D(30 * time.Second), Action: ActionRollback},
+			string(domain.MetricCPU):          {Above: float(0.9), For: D(time.Minute), Action: ActionAlert, OfRequest: true},
+			string(domain.MetricMemory):       {Above: float(1 << 30), For: D(time.Minute), Action: ActionAlert},
+			string(domain.MetricMemoryGrowth): {Above: float(1 << 20), For: D(time.Minute), Action: ActionAlert},
 		},
 		Services: map[string]ServiceConfig{},
 		Guard: Guard{

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -51,7 +52,7 @@ func TestCheck(t *testing.T) {
 			"prometheus.workload_label: must be a Prometheus label name, not \"app-name\"",
 			"queries.cpu: must contain $selector inside its label matchers, e.g. metric{$selector}",
 			"thresholds.errors.above: must be a number between 0 and 1 (a ratio: 0.05 is 5 %), not 5",
-			"thresholds.latency: unknown metric (want one of rps, errors, p99, cpu, memory)",
+			"thresholds.latency: unknown metric (want one of rps, errors, p99, cpu, memory, memory_growth)",
 			"thresholds.memory.below: must be a number of at least 0 (bytes), not -1",
 			"services.payment-service.thresholds.errors: set above or below, not both",
 			"guard.no_data: must be inconclusive or rollback, not \"panic\"",
@@ -154,10 +155,11 @@ func TestDefaultYAMLIsDefault(t *testing.T) {
 	}
 	ts := Default().ThresholdSet()
 	want := map[domain.Metric]domain.Threshold{
-		domain.MetricErrorRatio: {Metric: domain.MetricErrorRatio, Value: 0.05, For: 20 * time.Second, Rollback: true},
-		domain.MetricLatencyP99: {Metric: domain.MetricLatencyP99, Value: 1, For: 30 * time.Second, Rollback: true},
-		domain.MetricCPU:        {Metric: domain.MetricCPU, Value: 0.9, For: time.Minute},
-		domain.MetricMemory:     {Metric: domain.MetricMemory, Value: 1 << 30, For: time.Minute},
+		domain.MetricErrorRatio:   {Metric: domain.MetricErrorRatio, Value: 0.05, For: 20 * time.Second, Rollback: true},
+		domain.MetricLatencyP99:   {Metric: domain.MetricLatencyP99, Value: 1, For: 30 * time.Second, Rollback: true},
+		domain.MetricCPU:          {Metric: domain.MetricCPU, Value: 0.9, For: time.Minute, OfRequest: true},
+		domain.MetricMemory:       {Metric: domain.MetricMemory, Value: 1 << 30, For: time.Minute},
+		domain.MetricMemoryGrowth: {Metric: domain.MetricMemoryGrowth, Value: 1 << 20, For: time.Minute},
 	}
 	if !reflect.DeepEqual(ts.Default, want) {
 		t.Errorf("default thresholds %+v", ts.Default)
@@ -212,6 +214,50 @@ func TestDuration(t *testing.T) {
 		var back Duration
 		if err := back.UnmarshalJSON(b); err != nil || back.Duration != d {
 			t.Errorf("%s reads back as %v (%v)", b, back, err)
+		}
+	}
+}
+
+func TestOfRequest(t *testing.T) {
+	web := domain.Service{Name: "web", CPURequest: 0.25}
+	for _, tc := range []struct {
+		name      string
+		yaml      string
+		problems  []string
+		ofRequest bool
+		limit     float64 // resolved cpu limit for web (request 0.25 cores)
+	}{
+		{"default", ``, nil, true, 0.225},
+		{"new bound in cores resets of_request", "thresholds:\n  cpu: {above: 1.5}\n", nil, false, 1.5},
+		{"new fraction", "thresholds:\n  cpu: {above: 0.8, of_request: true}\n", nil, true, 0.2},
+		{"off", "thresholds:\n  cpu: {of_request: false}\n", nil, false, 0.9},
+		{"per service keeps of_request", "services:\n  web:\n    thresholds:\n      cpu: {for: 2m}\n", nil, true, 0.225},
+		{"not on memory", "thresholds:\n  memory: {of_request: true}\n", []string{
+			"thresholds.memory.of_request: is only allowed on cpu (a fraction of the CPU request), not on memory",
+		}, false, 0},
+		{"not on a service's p99", "services:\n  web:\n    thresholds:\n      p99: {above: 2, of_request: true}\n", []string{
+			"services.web.thresholds.p99.of_request: is only allowed on cpu (a fraction of the CPU request), not on p99",
+		}, false, 0},
+		{"memory growth is alert only", "thresholds:\n  memory_growth: {action: rollback}\n", []string{
+			"thresholds.memory_growth.action: must be alert: the guard does not roll back on memory growth",
+		}, false, 0},
+	} {
+		c, errs := Parse([]byte(tc.yaml))
+		var got []string
+		for _, e := range errs {
+			got = append(got, e.Error())
+		}
+		if !reflect.DeepEqual(got, tc.problems) {
+			t.Errorf("%s: problems %q, want %q", tc.name, got, tc.problems)
+			continue
+		}
+		if tc.problems != nil {
+			continue
+		}
+		th, ok := c.ThresholdSet().ForService(web, domain.MetricCPU)
+		raw, _ := c.ThresholdSet().For("web", domain.MetricCPU)
+		if !ok || raw.OfRequest != tc.ofRequest || math.Abs(th.Value-tc.limit) > 1e-9 {
+			t.Errorf("%s: cpu rule %+v resolved to %g, want of_request %v and %g", tc.name, raw, th.Value, tc.ofRequest, tc.limit)
 		}
 	}
 }

@@ -184,7 +184,8 @@ func mergeRules(dst map[string]Rule, src map[string]any, base func(string) (Rule
 		_, above := raw["above"]
 		_, below := raw["below"]
 		if above || below {
-			r.Above, r.Below = nil, nil
+			// A new bound comes with its unit: cores unless of_request is given again.
+			r.Above, r.Below, r.OfRequest = nil, nil, false
 		}
 		b, _ := json.Marshal(raw)
 		_ = json.Unmarshal(b, &r) // types were checked

@@ -31,7 +31,7 @@ func (c Config) ThresholdSet() domain.Thresholds {
 
 // threshold converts r; false when r has no bound.
 func (r Rule) threshold(m domain.Metric) (domain.Threshold, bool) {
-	th := domain.Threshold{Metric: m, For: r.For.Duration, Rollback: r.Action == ActionRollback}
+	th := domain.Threshold{Metric: m, For: r.For.Duration, Rollback: r.Action == ActionRollback, OfRequest: r.OfRequest}
 	switch {
 	case r.Above != nil:
 		th.Value = *r.Above

@@ -136,9 +136,9 @@ func (c Config) Validate() []error {
 func validateRule(errs *[]error, path, metric string, r Rule) {
 	add := func(path, format string, args ...any) { *errs = append(*errs, problem(path, format, args...)) }
 	m := domain.Metric(metric)
-	if !slices.Contains(domain.Metrics, m) {
-		names := make([]string, len(domain.Metrics))
-		for i, m := range domain.Metrics {
+	if !slices.Contains(domain.RuleMetrics, m) {
+		names := make([]string, len(domain.RuleMetrics))
+		for i, m := range domain.RuleMetrics {
 			names[i] = string(m)
 		}
 		add(path, "unknown metric (want one of %s)", strings.Join(names, ", "))
@@ -170,6 +170,11 @@ func validateRule(errs *[]error, path, metric string, r Rule) {
 	}
 	if r.Action != ActionAlert && r.Action != ActionRollback {
 		add(path+".action", "must be %s or %s, not %q", ActionAlert, ActionRollback, r.Action)
+	} else if m == domain.MetricMemoryGrowth && r.Action != ActionAlert {
+		add(path+".action", "must be %s: the guard does not roll back on memory growth", ActionAlert)
+	}
+	if r.OfRequest && m != domain.MetricCPU {
+		add(path+".of_request", "is only allowed on cpu (a fraction of the CPU request), not on %s", metric)
 	}
 }
 
@@ -184,6 +189,8 @@ func rawUnit(m domain.Metric) string {
 		return "cores"
 	case domain.MetricMemory:
 		return "bytes"
+	case domain.MetricMemoryGrowth:
+		return "bytes per second"
 	}
 	return "ratio"
 }
