@@ -150,3 +150,28 @@ func TestBlueGreenScaleDownAndRollbackFromKeys(t *testing.T) {
 		t.Fatalf("after the rollback: %+v", svc.BlueGreen)
 	}
 }
+
+// The rollback picker lists saved snapshots after the revisions (time, action, image,
+// replicas), and picking one asks to restore it: the action names the snapshot.
+func TestPickerListsSnapshots(t *testing.T) {
+	h := newHarness(t, 120, 40, Options{})
+	h.settle()
+	svc, _ := h.m.selected()
+	at := t0.Add(-time.Hour)
+	snaps := []domain.Snapshot{{ID: "20260314T082653.000000000Z_shop_cart-service_scale", Time: at, Action: "scale", Image: "cart-service:v1", Replicas: 5}}
+	revs := []domain.Revision{{Number: 1, Image: "cart-service:v1", Current: true}}
+	items, choices, def := h.m.pickerChoices(svc, revs, snaps)
+	if len(items) != 2 || def != 1 || choices[1].snap == nil || !strings.Contains(items[1], "before scale") ||
+		!strings.Contains(items[1], "cart-service:v1") || !strings.Contains(items[1], "×5") {
+		t.Fatalf("items %q, default %d", items, def)
+	}
+	h.m.flow = flow{action: h.m.newAction(domain.ActionRollback, svc), svc: svc, stage: stageLoadingRevisions}
+	h.m.openRevisionPicker(revs, snaps)
+	if h.m.dialog == nil || !strings.Contains(h.screen(), "snap ") {
+		t.Fatalf("no picker with the snapshot:\n%s", h.screen())
+	}
+	h.press("enter")
+	if h.m.flow.action.Snapshot != snaps[0].ID || h.m.flow.stage != stageConfirm || !strings.Contains(h.screen(), "restores the objects saved at") {
+		t.Fatalf("after picking the snapshot: %+v\n%s", h.m.flow.action, h.screen())
+	}
+}
