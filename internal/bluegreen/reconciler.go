@@ -235,7 +235,7 @@ func (r *Reconciler) due(now time.Time, svc domain.Service, f domain.MetricsFram
 	}
 	var failed, missing []string
 	for _, m := range domain.Metrics {
-		th, ok := r.Thresholds.For(svc.Name, m)
+		th, ok := r.Thresholds.ForService(svc, m)
 		if !ok || !th.Rollback {
 			continue
 		}

@@ -165,7 +165,7 @@ func (e *Engine) evaluate(now time.Time, svc domain.Service, f domain.MetricsFra
 	breached := false
 	worst := Status{Left: time.Duration(math.MaxInt64)}
 	for _, m := range domain.Metrics {
-		th, ok := e.cfg.Thresholds.For(svc.Name, m)
+		th, ok := e.cfg.Thresholds.ForService(svc, m)
 		if !ok || !th.Rollback {
 			continue
 		}
