@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"time"
 
@@ -63,8 +64,12 @@ func decodeSnapshot(f audit.SnapshotFile, b []byte) (savedObjects, error) {
 	return out, nil
 }
 
-// Snapshots lists the snapshots saved for a service (namespace/name), newest first, each with
-// the image and replicas it held (the active colour's, for a blue-green service).
+// MaxListedSnapshots bounds how many of a service's snapshots Snapshots reads, newest first.
+const MaxListedSnapshots = 50
+
+// Snapshots lists the snapshots saved for a service (namespace/name), newest first (at most
+// MaxListedSnapshots), each with the image and replicas it held (the active colour's, for a
+// blue-green service).
 func (e *Executor) Snapshots(namespace, service string) ([]domain.Snapshot, error) {
 	if e.Audit == nil {
 		return nil, nil
@@ -73,10 +78,13 @@ func (e *Executor) Snapshots(namespace, service string) ([]domain.Snapshot, erro
 	if err != nil {
 		return nil, err
 	}
+	if len(files) > MaxListedSnapshots {
+		files = files[:MaxListedSnapshots]
+	}
 	out := make([]domain.Snapshot, 0, len(files))
 	for _, f := range files {
 		s := domain.Snapshot{ID: f.ID, Time: f.Time, Namespace: namespace, Service: service, Action: f.Action, Path: f.Path}
-		if _, b, err := e.Audit.ReadSnapshot(namespace, service, f.ID); err == nil {
+		if b, err := os.ReadFile(f.Path); err == nil {
 			if objs, err := decodeSnapshot(f, b); err == nil {
 				d := objs.deployments[service]
 				if objs.service != nil {
