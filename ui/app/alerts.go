@@ -2,68 +2,54 @@ package app
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/guard"
 	"github.com/opsdeck/opsdeck/ui/format"
 )
 
-// alerts raises an alert when a service's value breaches its threshold for the threshold's
-// For duration, and a resolution when it recovers.
+// alerts turns frames into the console's alert events with guard.Alerter, the implementation
+// behind notifications and Kubernetes Events: an event when a breach has lasted its rule's For
+// (including the memory growth rule), and one when it is over. The Alerter's periodic repeats
+// of a firing alert are not shown again.
 type alerts struct {
-	since  map[string]time.Time // first breached sample of an ongoing breach
-	firing map[string]bool
+	alerter *guard.Alerter
+	firing  map[string]bool // by domain.Alert.Key
 }
 
 func newAlerts() *alerts {
-	return &alerts{since: map[string]time.Time{}, firing: map[string]bool{}}
+	return &alerts{alerter: &guard.Alerter{}, firing: map[string]bool{}}
 }
 
 // observe checks a frame and returns the events it raises, oldest first.
 func (a *alerts) observe(th domain.Thresholds, svcs []domain.Service, f domain.MetricsFrame) []domain.Event {
+	a.alerter.Thresholds = th
 	var out []domain.Event
-	for _, s := range svcs {
-		vals, ok := f.Services[s.Key()]
-		if !ok {
-			continue
+	for _, al := range a.alerter.Evaluate(f.At, svcs, f) {
+		if !al.Resolved && al.StartsAt.Before(f.At) {
+			continue // a repeat of an alert already shown
 		}
-		for _, m := range domain.Metrics {
-			t, ok := th.For(s.Name, m)
-			if !ok {
-				continue
-			}
-			v, ok := vals.Get(m)
-			if !ok {
-				continue
-			}
-			k := s.Key() + "|" + string(m)
-			if t.Breached(v) {
-				start, seen := a.since[k]
-				if !seen {
-					start = f.At
-					a.since[k] = start
-				}
-				if !a.firing[k] && f.At.Sub(start) >= t.For {
-					a.firing[k] = true
-					out = append(out, domain.Event{
-						Time: f.At, Source: domain.SourceAlert, Type: "Warning", Reason: "ThresholdBreached",
-						Object: "deployment/" + s.Name,
-						Message: fmt.Sprintf("%s %s %s (limit %s, for %s)", m.Title(), format.WithUnit(m, v),
-							"breached", format.Limit(t), format.Age(f.At.Sub(start))),
-					})
-				}
-				continue
-			}
-			delete(a.since, k)
-			if a.firing[k] {
-				delete(a.firing, k)
-				out = append(out, domain.Event{
-					Time: f.At, Source: domain.SourceAlert, Type: "Normal", Reason: "Resolved",
-					Object:  "deployment/" + s.Name,
-					Message: fmt.Sprintf("%s back to %s (limit %s)", m.Title(), format.WithUnit(m, v), format.Limit(t)),
-				})
+		// The screen's wording: the object names the service; the limit is the one the
+		// Alerter checked, resolved for the service.
+		m := al.Metric
+		t := domain.Threshold{Metric: m, Value: al.Threshold}
+		for _, s := range svcs {
+			if s.Namespace == al.Namespace && s.Name == al.Service {
+				t, _ = th.ForService(s, m)
+				break
 			}
 		}
+		e := domain.Event{Time: f.At, Source: domain.SourceAlert, Object: "deployment/" + al.Service}
+		if al.Resolved {
+			delete(a.firing, al.Key())
+			e.Type, e.Reason = "Normal", "Resolved"
+			e.Message = fmt.Sprintf("%s back to %s (limit %s)", m.Title(), format.WithUnit(m, al.Value), format.Limit(t))
+		} else {
+			a.firing[al.Key()] = true
+			e.Type, e.Reason = "Warning", "ThresholdBreached"
+			e.Message = fmt.Sprintf("%s %s breached (limit %s, for %s)", m.Title(), format.WithUnit(m, al.Value), format.Limit(t), format.Age(t.For))
+		}
+		out = append(out, e)
 	}
 	return out
 }

@@ -63,23 +63,41 @@ func Age(d time.Duration) string {
 	return strconv.Itoa(int(d/(24*time.Hour))) + "d"
 }
 
-// Breach tells whether a value crosses the threshold of service svc for metric m, and
-// whether there is a threshold at all.
-func Breach(th domain.Thresholds, svc string, m domain.Metric, raw float64) (breached, has bool) {
-	t, ok := th.For(svc, m)
+// Breach tells whether a value crosses the threshold of service svc for metric m (resolved
+// for svc, e.g. against its CPU request), and whether there is a threshold at all.
+func Breach(th domain.Thresholds, svc domain.Service, m domain.Metric, raw float64) (breached, has bool) {
+	t, ok := th.ForService(svc, m)
 	if !ok {
 		return false, false
 	}
 	return t.Breached(raw), true
 }
 
-// Limit writes a threshold as "> 5 %" or "< 10 req/s" in display units.
+// Limit writes a threshold as "> 5 %" or "< 10 req/s" in display units; a threshold still
+// relative to the CPU request as "> 90 % of request".
 func Limit(t domain.Threshold) string {
 	op := "> "
 	if t.Below {
 		op = "< "
 	}
+	if t.OfRequest {
+		return op + strconv.FormatFloat(t.Value*100, 'f', -1, 64) + " % of request"
+	}
 	return op + Value(t.Metric, t.Value) + " " + t.Metric.Unit()
+}
+
+// ServiceLimit writes the threshold of svc for metric m resolved for svc, followed by the
+// rule when it is relative to the CPU request: "> 0.23 cores (90 % of request)".
+func ServiceLimit(th domain.Thresholds, svc domain.Service, m domain.Metric) (string, bool) {
+	t, ok := th.ForService(svc, m)
+	if !ok {
+		return "", false
+	}
+	out := Limit(t)
+	if raw, _ := th.For(svc.Name, m); raw.OfRequest && svc.CPURequest > 0 {
+		out += " (" + strings.TrimPrefix(strings.TrimPrefix(Limit(raw), "> "), "< ") + ")"
+	}
+	return out, true
 }
 
 // Fit truncates s (which may hold ANSI styles) to w cells with an ellipsis, or pads it with

@@ -73,7 +73,7 @@ func TestBreachAndLimit(t *testing.T) {
 		{"order-service", domain.MetricCPU, 9, false, false, ""},
 	}
 	for _, tc := range tests {
-		b, h := Breach(th, tc.svc, tc.m, tc.v)
+		b, h := Breach(th, domain.Service{Name: tc.svc}, tc.m, tc.v)
 		if b != tc.breach || h != tc.has {
 			t.Errorf("Breach(%s, %s, %v) = %v, %v", tc.svc, tc.m, tc.v, b, h)
 		}
@@ -98,5 +98,33 @@ func TestFitBarSpark(t *testing.T) {
 	}
 	if got := Spark([]float64{0, 5, 10}, 0, 10); got != "▁▄█" {
 		t.Errorf("Spark = %q", got)
+	}
+}
+
+func TestBreachAndLimitOfRequest(t *testing.T) {
+	th := domain.Thresholds{Default: map[domain.Metric]domain.Threshold{
+		domain.MetricCPU: {Metric: domain.MetricCPU, Value: 0.9, OfRequest: true},
+	}}
+	for _, tc := range []struct {
+		req    float64
+		v      float64
+		breach bool
+		limit  string
+	}{
+		{0.25, 0.1, false, "> 0.23 cores (90 % of request)"},
+		{0.25, 0.95, true, "> 0.23 cores (90 % of request)"},
+		{0, 0.95, true, "> 0.90 cores"},
+		{2, 0.95, false, "> 1.80 cores (90 % of request)"},
+	} {
+		svc := domain.Service{Name: "web", CPURequest: tc.req}
+		if b, h := Breach(th, svc, domain.MetricCPU, tc.v); b != tc.breach || !h {
+			t.Errorf("request %g: Breach(%g) = %v, %v", tc.req, tc.v, b, h)
+		}
+		if l, _ := ServiceLimit(th, svc, domain.MetricCPU); l != tc.limit {
+			t.Errorf("request %g: ServiceLimit = %q, want %q", tc.req, l, tc.limit)
+		}
+	}
+	if l := Limit(th.Default[domain.MetricCPU]); l != "> 90 % of request" {
+		t.Errorf("Limit of the rule = %q", l)
 	}
 }

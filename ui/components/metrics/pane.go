@@ -155,7 +155,7 @@ func (p *Pane) current(key string, m domain.Metric) (txt string, breached, ok bo
 	if !ok {
 		return "-", false, false
 	}
-	br, _ := format.Breach(p.thresholds, p.svc.Name, m, v)
+	br, _ := format.Breach(p.thresholds, p.svc, m, v)
 	txt = format.Value(m, v)
 	if br {
 		txt += "!"
@@ -201,7 +201,7 @@ func (p *Pane) compact(revs []revision) []string {
 		if w := p.width - used; w >= 4 {
 			vals := p.grid(p.svc.Key(), m, w)
 			lo, hi := minMax(vals)
-			if th, ok := p.thresholds.For(p.svc.Name, m); ok && !math.IsNaN(hi) && th.Value > hi && th.Value < hi*3 {
+			if th, ok := p.thresholds.ForService(p.svc, m); ok && !math.IsNaN(hi) && th.Value > hi && th.Value < hi*3 {
 				hi = th.Value
 			}
 			spark := format.Spark(vals, lo, hi)
@@ -225,11 +225,12 @@ func (p *Pane) graphs(revs []revision) []string {
 	const labelW = 7 // y-axis labels are formatted to this width
 	plotW := max(8, p.width-labelW-3)
 	for _, m := range domain.Metrics {
-		th, hasTh := p.thresholds.For(p.svc.Name, m)
+		th, hasTh := p.thresholds.ForService(p.svc, m)
 		txt, br, _ := p.current(p.svc.Key(), m)
 		title := p.paint.title.Render(m.Title()) + " " + p.styled(txt, br) + " " + p.paint.muted.Render(m.Unit())
 		if hasTh {
-			title += p.paint.muted.Render("  limit " + format.Limit(th))
+			lim, _ := format.ServiceLimit(p.thresholds, p.svc, m)
+			title += p.paint.muted.Render("  limit " + lim)
 		}
 		var data [][]float64
 		var colors []asciigraph.AnsiColor

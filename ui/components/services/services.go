@@ -465,7 +465,7 @@ func (m *Model) cell(s domain.Service, id colID) (string, *theme.Paint) {
 		return "-", &t.muted
 	}
 	txt := format.Value(metric, v)
-	if br, _ := format.Breach(m.thresholds, s.Name, metric, v); br {
+	if br, _ := format.Breach(m.thresholds, s, metric, v); br {
 		return txt + "!", &t.bad
 	}
 	return txt, nil
