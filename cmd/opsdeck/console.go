@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/opsdeck/opsdeck/config"
 	"github.com/opsdeck/opsdeck/internal/actions"
@@ -35,7 +36,7 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 		go cg.run(ctx)
 		return app.Run(ctx, b, cg.options(opts))
 	}
-	lb, err := g.liveBackend(ctx, cfg)
+	lb, err := g.liveBackend(ctx, cfg, consoleFrameShare(cfg.Refresh.Duration))
 	if err != nil {
 		return err
 	}
@@ -69,8 +70,16 @@ type liveParts struct {
 // close waits (briefly) for the Events of the actions taken to reach the API server.
 func (l *liveParts) close() { l.recorder.Close(eventFlushTimeout) }
 
+// consoleFrameShare is how old a metrics frame the console's refresh and its guard's rounds
+// (every second) may share: a little under the refresh, so that together they read one frame
+// of queries per refresh instead of one per refresh plus one per second.
+func consoleFrameShare(refresh time.Duration) time.Duration {
+	return refresh - min(refresh/4, 250*time.Millisecond)
+}
+
 // liveBackend connects to the cluster and Prometheus and starts the watches for ctx's life.
-func (g *globals) liveBackend(ctx context.Context, cfg config.Config) (*liveParts, error) {
+// shareFrames is live.Options.ShareFrames.
+func (g *globals) liveBackend(ctx context.Context, cfg config.Config, shareFrames time.Duration) (*liveParts, error) {
 	conn, err := g.connect()
 	if err != nil {
 		return nil, err
@@ -86,7 +95,7 @@ func (g *globals) liveBackend(ctx context.Context, cfg config.Config) (*livePart
 	parts := &liveParts{conn: conn, recorder: rec}
 	exec.BlueGreen = blueGreenSettings(cfg)
 	opts := live.Options{Identity: conn.Identity, Watcher: w, Executor: exec, Clock: domain.SystemClock{},
-		Thresholds: cfg.ThresholdSet(), NoReconcile: g.observeOnly}
+		Thresholds: cfg.ThresholdSet(), NoReconcile: g.observeOnly, ShareFrames: shareFrames}
 	if src, err := metricsSource(cfg, conn); err != nil {
 		opts.MetricsErr = err
 	} else {

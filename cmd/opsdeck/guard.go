@@ -55,7 +55,7 @@ func runGuard(ctx context.Context, g *globals, dryRun bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g.observeOnly = dryRun // a dry run performs no pending blue-green switch or scale-down either
-	lb, err := g.liveBackend(ctx, cfg)
+	lb, err := g.liveBackend(ctx, cfg, 0)
 	if err != nil {
 		return err
 	}

@@ -39,12 +39,18 @@ type Options struct {
 	// OnBlueGreenStep, when set, receives every switch and scale-down the backend performs.
 	OnBlueGreenStep func(bluegreen.Step)
 	Log             *slog.Logger
+	// ShareFrames, when positive, lets Metrics callers share a frame for the same services
+	// read less than this long ago, and wait for one being read (see frameShare). The
+	// console sets it a little under its refresh, so that its refresh and its guard's rounds
+	// cost one frame of queries per refresh together.
+	ShareFrames time.Duration
 }
 
 // Backend joins the watches, the metrics and the executor.
 type Backend struct {
 	opts       Options
 	reconciler *bluegreen.Reconciler
+	share      *frameShare
 }
 
 var _ domain.Backend = (*Backend)(nil)
@@ -62,6 +68,9 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	}
 	opts.Watcher.Start(ctx)
 	b := &Backend{opts: opts}
+	if opts.ShareFrames > 0 {
+		b.share = &frameShare{maxAge: opts.ShareFrames, clock: opts.Clock}
+	}
 	b.startReconciler(ctx)
 	return b, nil
 }
@@ -84,6 +93,9 @@ func (b *Backend) Watcher() *cluster.Watcher { return b.opts.Watcher }
 func (b *Backend) Metrics(ctx context.Context, services []domain.Service) domain.MetricsFrame {
 	if b.opts.Metrics == nil {
 		return domain.MetricsFrame{At: b.opts.Clock.Now(), Err: b.metricsUnavailable()}
+	}
+	if b.share != nil {
+		return b.share.get(ctx, services, b.opts.Metrics.Frame)
 	}
 	return b.opts.Metrics.Frame(ctx, services)
 }
