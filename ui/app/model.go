@@ -181,7 +181,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case stateMsg:
 		m.applyState(msg.state)
 		cmds = append(cmds, waitForState(msg.ch))
-		if !m.haveFrame && !m.polling {
+		// The first frame as soon as there is something to read it for: the watch's first
+		// state comes before its caches have filled, without services (a frame read for it
+		// is empty, yet says "metrics ok", and the next waits for the refresh tick).
+		if !m.haveFrame && !m.polling && msg.state.Synced && len(msg.state.Services) > 0 {
 			cmds = append(cmds, m.startPoll())
 		}
 
