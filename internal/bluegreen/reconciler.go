@@ -69,7 +69,7 @@ func (r *Reconciler) Run(ctx context.Context, states <-chan domain.ClusterState)
 	if interval <= 0 {
 		interval = time.Second
 	}
-	t := time.NewTicker(interval)
+	t := time.NewTimer(interval)
 	defer t.Stop()
 	var latest domain.ClusterState
 	for {
@@ -86,7 +86,47 @@ func (r *Reconciler) Run(ctx context.Context, states <-chan domain.ClusterState)
 		if latest.Synced {
 			r.Reconcile(ctx, latest)
 		}
+		// Wake at the next deadline (a scale-down, the end of a preview) if it comes
+		// before the next look.
+		wait := interval
+		if next, ok := r.nextDeadline(latest, r.Clock.Now()); ok {
+			wait = max(time.Millisecond, min(wait, next.Sub(r.Clock.Now())))
+		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(wait)
 	}
+}
+
+// nextDeadline is the earliest scale-down deadline or end of a preview in st after now
+// (one already past was acted on, or waits for a retry).
+func (r *Reconciler) nextDeadline(st domain.ClusterState, now time.Time) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var next time.Time
+	for _, svc := range st.Services {
+		bg := svc.BlueGreen
+		if bg == nil || bg.Problem != "" || (r.Only != nil && !r.Only(svc)) {
+			continue
+		}
+		var at time.Time
+		switch {
+		case bg.Pending == "" && !bg.ScaleDownAt.IsZero():
+			at = bg.ScaleDownAt
+		case bg.Pending != "" && bg.Preview > 0:
+			if p := r.previews[svc.Key()]; p != nil && !p.readySince.IsZero() {
+				at = p.readySince.Add(bg.Preview)
+			}
+		}
+		if at.After(now) && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	return next, !next.IsZero()
 }
 
 // Reconcile performs the steps due in st now and returns them.
