@@ -514,3 +514,38 @@ func TestBlueGreenSnapshotRestoresSelector(t *testing.T) {
 		t.Fatalf("green after the restore: %v", err)
 	}
 }
+
+// The metrics of a blue-green service sum both colours' pods (summed numerators over summed
+// denominators) and keep each colour's apart, from real Prometheus with a fixed number of
+// queries.
+func TestBlueGreenMetricsAggregateBothColours(t *testing.T) {
+	f := newBGFixture(t, actions.BlueGreenSettings{ScaleDownDelay: time.Hour})
+	b := f.backend(t, f.exec, true, domain.Thresholds{})
+	f.do(t, f.exec, domain.Action{Kind: domain.ActionDeploy, Image: "web:v2-bad"})
+	states := b.Watch(context.Background())
+	svc := await(t, states, "web switched to green", func(st domain.ClusterState) (domain.Service, bool) {
+		s, ok := st.FindByName(f.ns, "web")
+		return s, ok && s.BlueGreen != nil && s.BlueGreen.Active == domain.ColorGreen
+	})
+	blueRS, greenRS := f.ns+"/"+svc.BlueGreen.Of(domain.ColorBlue).ReplicaSet, f.ns+"/"+svc.BlueGreen.Of(domain.ColorGreen).ReplicaSet
+	var fr domain.MetricsFrame
+	until(t, "request rates of both colours", 60*time.Second, func() bool {
+		fr = b.Metrics(context.Background(), []domain.Service{svc})
+		_, okB := fr.ReplicaSets[blueRS].Get(domain.MetricRequestRate)
+		_, okG := fr.ReplicaSets[greenRS].Get(domain.MetricErrorRatio)
+		return fr.Err == nil && okB && okG
+	})
+	all := fr.Services[svc.Key()]
+	bv, gv := fr.ReplicaSets[blueRS], fr.ReplicaSets[greenRS]
+	rps := func(v domain.Values) float64 { x, _ := v.Get(domain.MetricRequestRate); return x }
+	errs := func(v domain.Values) float64 { x, _ := v.Get(domain.MetricErrorRatio); return x }
+	if d := rps(all) - rps(bv) - rps(gv); d > 0.01*rps(all) || d < -0.01*rps(all) {
+		t.Errorf("service rps %.1f is not blue %.1f + green %.1f", rps(all), rps(bv), rps(gv))
+	}
+	want := (errs(bv)*rps(bv) + errs(gv)*rps(gv)) / (rps(bv) + rps(gv))
+	if d := errs(all) - want; d > 0.001 || d < -0.001 || errs(gv) < 0.2 || errs(bv) > 0.05 {
+		t.Errorf("error ratios: service %.4f (want %.4f), blue %.4f, green %.4f", errs(all), want, errs(bv), errs(gv))
+	}
+	t.Logf("web: %.0f req/s, %.1f%% 5xx (blue %.0f req/s %.1f%%, green %.0f req/s %.1f%%) in %d queries",
+		rps(all), 100*errs(all), rps(bv), 100*errs(bv), rps(gv), 100*errs(gv), fr.Queries)
+}
