@@ -51,7 +51,8 @@ func Deployment(ns, name, image string, replicas int32) *appsv1.Deployment {
 					Image: image,
 					Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
 					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
-						corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi"),
+						// 250m: a healthy pod (0.1 cores) runs at 40 % of its request, a hog (0.95) far above.
+						corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("128Mi"),
 					}},
 				}}},
 			},
