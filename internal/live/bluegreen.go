@@ -2,6 +2,8 @@ package live
 
 import (
 	"context"
+	"sort"
+	"sync"
 
 	"github.com/opsdeck/opsdeck/internal/bluegreen"
 	"github.com/opsdeck/opsdeck/internal/domain"
@@ -19,8 +21,14 @@ func (b *Backend) startReconciler(ctx context.Context) {
 		Clock:      b.opts.Clock,
 		Thresholds: b.opts.Thresholds,
 		Log:        b.opts.Log,
-		OnStep:     b.opts.OnBlueGreenStep,
+		OnStep: func(st bluegreen.Step) {
+			b.steps.add(stepEvent(st, b.opts.Clock))
+			if b.opts.OnBlueGreenStep != nil {
+				b.opts.OnBlueGreenStep(st)
+			}
+		},
 	}
+	b.steps = newStepLog()
 	if b.opts.Metrics != nil {
 		r.Metrics = b.opts.Metrics.Frame
 	}
@@ -42,3 +50,103 @@ func (b *Backend) Snapshots(_ context.Context, svc domain.Service) ([]domain.Sna
 }
 
 var _ domain.SnapshotLister = (*Backend)(nil)
+
+// maxStepEvents bounds the reconciler's steps the states carry.
+const maxStepEvents = 20
+
+// stepLog keeps the reconciler's latest steps as events and wakes the watches when one is
+// added, so the console's events pane shows a switch or a scale-down this process performed
+// (the watches carry only Warning events of the cluster).
+type stepLog struct {
+	mu     sync.Mutex
+	events []domain.Event // newest first
+	kicks  map[chan struct{}]struct{}
+}
+
+func newStepLog() *stepLog { return &stepLog{kicks: map[chan struct{}]struct{}{}} }
+
+func (l *stepLog) add(e domain.Event) {
+	l.mu.Lock()
+	l.events = append([]domain.Event{e}, l.events...)
+	if len(l.events) > maxStepEvents {
+		l.events = l.events[:maxStepEvents]
+	}
+	for k := range l.kicks {
+		select {
+		case k <- struct{}{}:
+		default:
+		}
+	}
+	l.mu.Unlock()
+}
+
+func (l *stepLog) snapshot() []domain.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]domain.Event(nil), l.events...)
+}
+
+func stepEvent(st bluegreen.Step, clock domain.Clock) domain.Event {
+	e := domain.Event{Time: st.Result.At, Source: domain.SourceAction, Type: "Normal", Reason: string(st.Action.Kind),
+		Object: "service/" + st.Action.Service, Message: st.Result.Message, Count: 1}
+	if e.Time.IsZero() {
+		e.Time = clock.Now()
+	}
+	if st.Err != nil {
+		e.Type, e.Message = "Warning", st.Err.Error()
+	}
+	return e
+}
+
+// withSteps forwards the states of in, latest wins, each with the reconciler's steps among its
+// events, and the latest state again when a step is added.
+func (b *Backend) withSteps(ctx context.Context, in <-chan domain.ClusterState) <-chan domain.ClusterState {
+	if b.steps == nil {
+		return in
+	}
+	kick := make(chan struct{}, 1)
+	b.steps.mu.Lock()
+	b.steps.kicks[kick] = struct{}{}
+	b.steps.mu.Unlock()
+	out := make(chan domain.ClusterState, 1)
+	go func() {
+		defer close(out)
+		defer func() {
+			b.steps.mu.Lock()
+			delete(b.steps.kicks, kick)
+			b.steps.mu.Unlock()
+		}()
+		var last domain.ClusterState
+		have := false
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case st, ok := <-in:
+				if !ok {
+					return
+				}
+				last, have = st, true
+			case <-kick:
+				if !have {
+					continue
+				}
+			}
+			st := last
+			if steps := b.steps.snapshot(); len(steps) > 0 {
+				st.Events = append(append([]domain.Event(nil), st.Events...), steps...)
+				sort.SliceStable(st.Events, func(i, j int) bool { return st.Events[i].Time.After(st.Events[j].Time) })
+			}
+			select { // latest wins: replace a state not read yet
+			case <-out:
+			default:
+			}
+			select {
+			case out <- st:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}

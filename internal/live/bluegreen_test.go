@@ -179,7 +179,8 @@ func TestBlueGreenDeploySwitchesOnlyWhenPreviewReady(t *testing.T) {
 		t.Fatalf("the deploy switched at once to %s", c)
 	}
 	// The deploying process is gone; a console (or opsdeck guard) performs the switch.
-	f.backend(t, f.executor(actions.BlueGreenSettings{}), false, domain.Thresholds{})
+	other := f.backend(t, f.executor(actions.BlueGreenSettings{}), false, domain.Thresholds{})
+	otherStates := other.Watch(context.Background())
 
 	var sawBlueNotReady bool
 	var allReadyAt time.Time
@@ -210,6 +211,17 @@ func TestBlueGreenDeploySwitchesOnlyWhenPreviewReady(t *testing.T) {
 	}
 	t.Logf("deploy to switch: %s; all green pods Ready to the switch seen: %s", switchedAt.Sub(start).Round(time.Millisecond),
 		switchedAt.Sub(allReadyAt).Round(time.Millisecond))
+
+	// The console that switched shows it in its events pane.
+	await(t, otherStates, "the switch among the events", func(st domain.ClusterState) (domain.Service, bool) {
+		for _, e := range st.Events {
+			if e.Source == domain.SourceAction && e.Reason == "switch" && e.Object == "service/web" &&
+				strings.Contains(e.Message, "switched web from blue (web:v1) to green (web:v2)") {
+				return domain.Service{}, true
+			}
+		}
+		return domain.Service{}, false
+	})
 
 	svc := f.service(t)
 	st := bluegreen.ReadState(svc)

@@ -50,6 +50,7 @@ type Options struct {
 type Backend struct {
 	opts       Options
 	reconciler *bluegreen.Reconciler
+	steps      *stepLog
 	share      *frameShare
 }
 
@@ -80,7 +81,7 @@ func (b *Backend) Identity() domain.Identity { return b.opts.Identity }
 
 // Watch streams cluster states latest-wins until ctx ends.
 func (b *Backend) Watch(ctx context.Context) <-chan domain.ClusterState {
-	return b.opts.Watcher.Subscribe(ctx)
+	return b.withSteps(ctx, b.opts.Watcher.Subscribe(ctx))
 }
 
 // WaitForSync blocks until the watches' caches have filled once.
