@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opsdeck/opsdeck/internal/sandbox"
+)
+
+// Performance figures of the built binary in tmux against the sandbox (README "Performance").
+// Timing on a shared machine is noisy, so these run only with OPSDECK_PERF=1; they log their
+// figures and fail only on what does not depend on the machine's speed.
+//
+//	OPSDECK_PERF=1 OPSDECK_SANDBOX_DIR=/tmp/sbx500 go test -run 'TestPerf' -v -timeout 20m ./cmd/opsdeck
+
+func needPerf(t *testing.T) {
+	t.Helper()
+	if os.Getenv("OPSDECK_PERF") == "" {
+		t.Skip("set OPSDECK_PERF=1 to measure the console's performance")
+	}
+	needTmux(t)
+}
+
+// promCounter is a reverse proxy in front of Prometheus that records every request.
+type promCounter struct {
+	URL string
+	mu  sync.Mutex
+	log []promRequest
+}
+
+type promRequest struct {
+	at   time.Time
+	path string
+}
+
+func countPrometheus(t *testing.T, target string) *promCounter {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &promCounter{}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		c.log = append(c.log, promRequest{time.Now(), r.URL.Path})
+		c.mu.Unlock()
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c.URL = srv.URL
+	return c
+}
+
+// since counts the requests from t on by path, and the refreshes: instant queries come in
+// bursts, one burst per refresh, its queries sent at once.
+func (c *promCounter) since(from time.Time) (byPath map[string]int, refreshes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	byPath = map[string]int{}
+	var last time.Time
+	for _, r := range c.log {
+		if r.at.Before(from) {
+			continue
+		}
+		byPath[r.path]++
+		if r.path == "/api/v1/query" {
+			if r.at.Sub(last) > 300*time.Millisecond {
+				refreshes++
+			}
+			last = r.at
+		}
+	}
+	return byPath, refreshes
+}
+
+// other counts the requests that are not queries (e.g. the health probe).
+func other(byPath map[string]int) int {
+	n := 0
+	for p, c := range byPath {
+		if p != "/api/v1/query" && p != "/api/v1/query_range" {
+			n += c
+		}
+	}
+	return n
+}
+
+// cpuTicks is the process's user+system CPU time in clock ticks (1/100 s).
+func cpuTicks(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	// After the comm: state(0) ppid(1) ... utime(11) stime(12).
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s
+}
+
+// rssMiB is the process's resident set.
+func rssMiB(t *testing.T, pid int) float64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
+}
+
+// pipe sends everything the program writes to the terminal to a file.
+func (tt *tmuxTerm) pipe(file string) {
+	tt.t.Helper()
+	if out, err := tt.tmux("pipe-pane", "-t", "e2e", "-o", "cat >> "+file); err != nil {
+		tt.t.Fatalf("pipe-pane: %v %s", err, out)
+	}
+}
+
+// fullScreen is the condition of the first full screen with n services: all of them counted in
+// the services title, the API synced, and metric values in the selected row.
+func fullScreen(n int) func(string) bool {
+	title := fmt.Sprintf("services %d/%d ", n, n)
+	values := regexp.MustCompile(`(?m)^▶\S+ +\d+/\d+ .* \d+(\.\d+)? +\d+\.\d\d +\d+ `)
+	return func(s string) bool {
+		return strings.Contains(s, title) && strings.Contains(s, "API ok") && strings.Contains(s, "metrics ok") && values.MatchString(s)
+	}
+}
+
+// TestPerfConsole measures the console on the sandbox's namespace shop (read-only; 5 services,
+// or 505 with `sandbox up --services 500`) at 200x60: time to the first full screen, Prometheus
+// queries per refresh, idle CPU, RSS after a minute, and terminal bytes per second.
+func TestPerfConsole(t *testing.T) {
+	needPerf(t)
+	env := sandbox.Shared(t)
+	ns := sandbox.Namespace
+	// The services the console lists: what `opsdeck status` counts (a blue-green pair of
+	// Deployments is one service).
+	r := opsdeck(t, nil, "--kubeconfig", env.Kubeconfig, "-n", ns, "status", "-o", "json")
+	var st Status
+	if err := json.Unmarshal([]byte(r.stdout), &st); r.code != 0 || err != nil {
+		t.Fatalf("status: %+v %v", r, err)
+	}
+	n := len(st.Services)
+	prom := countPrometheus(t, env.PrometheusURL)
+	out := filepath.Join(t.TempDir(), "terminal.out")
+	bin := binary(t)
+
+	start := time.Now()
+	term := startTmux(t, 200, 60, consoleEnv(t), bin, "--kubeconfig", env.Kubeconfig, "-n", ns,
+		"--prometheus", prom.URL, "--readonly", "--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"))
+	term.pipe(out)
+	pid := term.pid()
+	term.waitScreen(fmt.Sprintf("all %d services listed", n), 60*time.Second, has(fmt.Sprintf("services %d/%d ", n, n), "API ok"))
+	listed := time.Since(start)
+	term.waitScreen("the first full screen", 60*time.Second, fullScreen(n))
+	full := time.Since(start)
+	t.Logf("%d services: all listed after %s, first full screen (with metric values) after %s",
+		n, listed.Round(10*time.Millisecond), full.Round(10*time.Millisecond))
+
+	// Settle, then a minute idle: queries, CPU, bytes.
+	time.Sleep(time.Until(start.Add(10 * time.Second)))
+	from, ticks0, bytes0 := time.Now(), cpuTicks(t, pid), fileSize(t, out)
+	time.Sleep(60 * time.Second)
+	took := time.Since(from)
+	ticks1, bytes1 := cpuTicks(t, pid), fileSize(t, out)
+	byPath, refreshes := prom.since(from)
+	rss := rssMiB(t, pid)
+	cpu := float64(ticks1-ticks0) / 100 / took.Seconds() * 100
+	t.Logf("%d services idle for %s: %d refreshes, %d instant queries (%.1f per refresh), %d range queries, %d other requests",
+		n, took.Round(time.Second), refreshes, byPath["/api/v1/query"], float64(byPath["/api/v1/query"])/float64(max(1, refreshes)),
+		byPath["/api/v1/query_range"], other(byPath))
+	t.Logf("%d services idle: CPU %.1f%% of one core, RSS %.0f MiB after %s, terminal %.0f bytes/s",
+		n, cpu, rss, time.Since(start).Round(time.Second), float64(bytes1-bytes0)/took.Seconds())
+	if refreshes == 0 || byPath["/api/v1/query"] != refreshes*7 {
+		t.Errorf("%d instant queries in %d refreshes, want 7 per refresh", byPath["/api/v1/query"], refreshes)
+	}
+	if byPath["/api/v1/query_range"] > 5 {
+		t.Errorf("%d range queries while idle: only the selected service's backfill (5) is expected", byPath["/api/v1/query_range"])
+	}
+
+	term.keys("q")
+	if code := term.waitExit("after q", 10*time.Second); code != 0 {
+		t.Errorf("exit status %d", code)
+	}
+}
+
+// TestPerfIdleBytes50 measures what the console writes to the terminal while idle with 50
+// services (its own namespace), at 120x40: after 10 s to settle, the bytes over 30 s.
+func TestPerfIdleBytes50(t *testing.T) {
+	needPerf(t)
+	env := sandbox.Shared(t)
+	ns := env.NewNamespace(t)
+	client := env.Client(t)
+	var names []string
+	for i := range 50 {
+		names = append(names, fmt.Sprintf("svc-%02d", i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(names))
+	for _, name := range names {
+		wg.Go(func() {
+			if err := sandbox.CreateService(ctx, client, ns, name, name+":v1", 3); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		sandbox.WaitRolledOut(t, client, ns, name, 5*time.Minute)
+	}
+
+	// Prometheus needs a minute of samples of new pods for every metric: wait for them, so
+	// that the time to the first full screen is opsdeck's.
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		r := opsdeck(t, nil, "--kubeconfig", env.Kubeconfig, "-n", ns, "--prometheus", env.PrometheusURL, "status", "-o", "json")
+		var st Status
+		complete := 0
+		if r.code == 0 && json.Unmarshal([]byte(r.stdout), &st) == nil {
+			for _, svc := range st.Services {
+				if len(svc.Metrics) == 5 {
+					complete++
+				}
+			}
+		}
+		if complete == len(names) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 3 minutes, %d of %d services have all their metrics: %+v", complete, len(names), r)
+		}
+		time.Sleep(2 * time.Second)
+	}
+
+	out := filepath.Join(t.TempDir(), "terminal.out")
+	start := time.Now()
+	term := startConsole(t, env, ns, filepath.Join(t.TempDir(), "audit.jsonl"), 120, 40, "--readonly")
+	term.pipe(out)
+	pid := term.pid()
+	term.waitScreen("the first full screen", 60*time.Second, fullScreen(50))
+	t.Logf("50 services: first full screen after %s", time.Since(start).Round(10*time.Millisecond))
+	time.Sleep(time.Until(start.Add(10 * time.Second)))
+
+	var sizes []int64
+	from, ticks0 := time.Now(), cpuTicks(t, pid)
+	b0 := fileSize(t, out)
+	for range 30 {
+		time.Sleep(time.Second)
+		sizes = append(sizes, fileSize(t, out))
+	}
+	took := time.Since(from)
+	total := sizes[len(sizes)-1] - b0
+	per := make([]int64, len(sizes))
+	for i := range sizes {
+		prev := b0
+		if i > 0 {
+			prev = sizes[i-1]
+		}
+		per[i] = sizes[i] - prev
+	}
+	sorted := slices.Clone(per)
+	slices.Sort(sorted)
+	t.Logf("50 services idle at 120x40: %.0f bytes/s over %s (per second: median %d, max %d); CPU %.1f%% of one core",
+		float64(total)/took.Seconds(), took.Round(time.Second), sorted[len(sorted)/2], sorted[len(sorted)-1],
+		float64(cpuTicks(t, pid)-ticks0)/100/took.Seconds()*100)
+	// A whole 120x40 screen is about 5 KB of text and more with colours: a redraw of the whole
+	// screen on every refresh (every 2 s) would write several KB/s.
+	if bps := float64(total) / took.Seconds(); bps > 4000 {
+		t.Errorf("%.0f bytes/s while idle: more than the changed cells", bps)
+	}
+	term.keys("q")
+	term.waitExit("after q", 10*time.Second)
+}
