@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/opsdeck/opsdeck/internal/audit"
 	"github.com/opsdeck/opsdeck/internal/domain"
@@ -97,9 +98,15 @@ func TestSnapshotRestoreConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := int32(6)
-	d2 := d.DeepCopy()
-	d2.Spec.Replicas = &n
-	if _, err := f.client.AppsV1().Deployments(f.ns).Update(ctx, d2, metav1.UpdateOptions{}); err != nil {
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := f.client.AppsV1().Deployments(f.ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec.Replicas = &n
+		_, err = f.client.AppsV1().Deployments(f.ns).Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.apply(ctx, d); err == nil || !strings.Contains(err.Error(), "the object has been modified") {
