@@ -71,7 +71,10 @@ func (e *Executor) route(ctx context.Context, a domain.Action, execute bool) (bo
 		return false, res, nil
 	}
 	if err := validate(a); err != nil || e.Audit == nil {
-		return false, res, nil
+		if bgOnly && err == nil {
+			return true, res, fmt.Errorf("refusing to %s %s: no audit log is configured", a.Kind, a.Service)
+		}
+		return false, res, nil // refused on the Deployment path
 	}
 	svc, err := e.Client.CoreV1().Services(a.Namespace).Get(ctx, a.Service, metav1.GetOptions{})
 	switch {
