@@ -126,12 +126,10 @@ func (e *Engine) evaluate(now time.Time, svc domain.Service, f domain.MetricsFra
 		return st, nil
 	}
 	if newRS.Name != t.currentRS {
-		// A new revision is current: a deploy, a rollback or a human's undo.
-		if t.heldRS != "" && newRS.Name != t.heldRS {
+		// A new revision is current: a deploy, a rollback or a human's undo. Only the revision
+		// the guard rolled back to stays held.
+		if newRS.Name != t.heldRS {
 			t.heldRS, t.heldMsg = "", ""
-		}
-		if t.heldRS == "" && t.heldMsg != "" {
-			t.heldMsg = ""
 		}
 		t.currentRS, t.cleanSince = newRS.Name, now
 		t.breachSince = map[domain.Metric]time.Time{}
