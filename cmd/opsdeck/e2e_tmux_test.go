@@ -379,4 +379,30 @@ func TestE2ETmuxScreenAndSignals(t *testing.T) {
 			t.Errorf("process %d still exists after SIGHUP", pid)
 		}
 	})
+
+	// The terminal goes away, as when the SSH connection drops: the kernel hangs up the
+	// terminal's processes.
+	t.Run("terminal closed", func(t *testing.T) {
+		term := startConsole(t, env, ns, filepath.Join(t.TempDir(), "audit.jsonl"), 120, 40)
+		term.waitScreen("the services", 30*time.Second, has("▶api", "API ok"))
+		pid := term.pid()
+		if out, err := term.tmux("kill-server"); err != nil {
+			t.Fatalf("kill-server: %v %s", err, out)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if err != nil {
+				break // gone
+			}
+			if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 0 && f[0] == "Z" {
+				break // exited, not yet reaped by its new parent
+			}
+			if time.Now().After(deadline) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("opsdeck (pid %d) still running 10 s after its terminal closed", pid)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
 }
