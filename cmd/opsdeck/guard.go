@@ -122,7 +122,11 @@ func guardConfig(cfg config.Config) guard.Config {
 // recordAlertEvent records a threshold alert as an Event on the service's Deployment, where
 // `kubectl describe` and every event-based tool will find it.
 func recordAlertEvent(rec *actions.EventRecorder, a domain.Alert) {
-	obj := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: a.Service, Namespace: a.Namespace}}
+	name := a.Deployment
+	if name == "" {
+		name = a.Service
+	}
+	obj := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.Namespace}}
 	if a.Resolved {
 		rec.Event(obj, corev1.EventTypeNormal, "ThresholdResolved", a.Message)
 		return

@@ -9,7 +9,10 @@ type Alert struct {
 	Name      string
 	Namespace string
 	Service   string
-	Metric    Metric
+	// Deployment is the Deployment the alert is about: the service's own, or for a blue-green
+	// service the active colour's. Events about the alert are recorded on it.
+	Deployment string
+	Metric     Metric
 	// Rule is the threshold as written for people, e.g. "errors > 5.0% for 20s".
 	Rule      string
 	Value     float64 // the measured value, raw units

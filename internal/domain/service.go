@@ -187,3 +187,14 @@ func ImageTag(image string) string {
 	}
 	return "latest"
 }
+
+// Deployment is the name of the Deployment that serves the service: its own, or the active
+// colour's for a blue-green service.
+func (s Service) Deployment() string {
+	if s.BlueGreen != nil {
+		if d := s.BlueGreen.Of(s.BlueGreen.Active).Deployment; d != "" {
+			return d
+		}
+	}
+	return s.Name
+}

@@ -60,7 +60,7 @@ func (a *Alerter) Evaluate(now time.Time, services []domain.Service, f domain.Me
 			if !ok || f.Err != nil {
 				continue
 			}
-			al := domain.Alert{Name: domain.AlertThreshold, Namespace: svc.Namespace, Service: svc.Name, Metric: m, Rule: describeRule(th), Value: v, Threshold: th.Value}
+			al := domain.Alert{Name: domain.AlertThreshold, Namespace: svc.Namespace, Service: svc.Name, Deployment: svc.Deployment(), Metric: m, Rule: describeRule(th), Value: v, Threshold: th.Value}
 			s := a.state[al.Key()]
 			if s == nil {
 				s = &alertState{}

@@ -158,3 +158,26 @@ func TestAlerterCPUOfRequest(t *testing.T) {
 		t.Fatalf("got %+v, want only hog against 90 %% of its 0.25-core request", got)
 	}
 }
+
+// An alert names the Deployment its Events go to: the active colour's for a blue-green service.
+func TestAlertNamesTheServingDeployment(t *testing.T) {
+	a := &Alerter{Thresholds: testConfig().Thresholds}
+	bg := domain.Service{Namespace: "shop", Name: "checkout", Kind: domain.KindBlueGreen, BlueGreen: &domain.BlueGreen{
+		Active: domain.ColorGreen,
+		Colors: map[domain.Color]domain.ColorState{
+			domain.ColorBlue:  {Color: domain.ColorBlue, Deployment: "checkout-blue"},
+			domain.ColorGreen: {Color: domain.ColorGreen, Deployment: "checkout-green"},
+		},
+	}}
+	plain := domain.Service{Namespace: "shop", Name: "gateway"}
+	bad := domain.MetricsFrame{Services: map[string]domain.Values{
+		bg.Key(): {domain.MetricErrorRatio: 0.3}, plain.Key(): {domain.MetricErrorRatio: 0.3}}}
+	a.Evaluate(t0, []domain.Service{bg, plain}, bad)
+	got := map[string]string{}
+	for _, al := range a.Evaluate(t0.Add(25*time.Second), []domain.Service{bg, plain}, bad) {
+		got[al.Service] = al.Deployment
+	}
+	if got["checkout"] != "checkout-green" || got["gateway"] != "gateway" {
+		t.Errorf("deployments %v, want checkout-green and gateway", got)
+	}
+}

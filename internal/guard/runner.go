@@ -195,7 +195,7 @@ func (r *Runner) deliver(ctx context.Context, log *slog.Logger) {
 // rollbackAlert tells receivers that the guard rolled a service back, and why.
 func rollbackAlert(now time.Time, d Decision) domain.Alert {
 	return domain.Alert{
-		Name: domain.AlertAutoRollback, Namespace: d.Service.Namespace, Service: d.Service.Name,
+		Name: domain.AlertAutoRollback, Namespace: d.Service.Namespace, Service: d.Service.Name, Deployment: d.Service.Deployment(),
 		Rule: d.Reason, StartsAt: now, Message: "auto-guard rolled back " + d.Service.Name + ": " + d.Reason,
 	}
 }
