@@ -2,9 +2,9 @@ package config
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
-	"math"
 	"reflect"
 	"strings"
 	"testing"

@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/kubectl/pkg/polymorphichelpers"
 
-	"github.com/opsdeck/opsdeck/internal/audit"
 	"github.com/opsdeck/opsdeck/internal/bluegreen"
 	"github.com/opsdeck/opsdeck/internal/domain"
 )
@@ -154,21 +153,8 @@ func (e *Executor) blueGreen(ctx context.Context, a domain.Action, svc *corev1.S
 	if actErr != nil {
 		actErr = e.apiError(actErr, a, p.verb, p.resource)
 	}
-	entry := audit.Entry{
-		Time: e.now(), User: e.Identity.User, Context: e.Identity.Context,
-		Namespace: a.Namespace, Service: a.Service, Action: string(a.Kind),
-		FromRevision: res.FromRevision, ToRevision: res.ToRevision, FromImage: res.FromImage, ToImage: res.ToImage,
-		Trigger: string(a.Trigger), Reason: a.Reason, Result: audit.ResultOK, Snapshot: snapshot,
-	}
-	if actErr != nil {
-		entry.Result = actErr.Error()
-	}
-	auditErr := e.Audit.Append(entry)
-	if actErr != nil {
-		return res, actErr
-	}
-	if auditErr != nil {
-		return res, fmt.Errorf("%s %s was applied but the audit log failed: %w", a.Kind, a.Service, auditErr)
+	if err := e.record(a, res, snapshot, actErr); err != nil {
+		return res, err
 	}
 	res.Message = msg
 	e.blueGreenEvent(svc, a, p, msg)

@@ -99,21 +99,8 @@ func (e *Executor) Execute(ctx context.Context, a domain.Action) (domain.Result,
 	if actErr != nil {
 		actErr = e.apiError(actErr, a, p.verb, p.resource)
 	}
-	entry := audit.Entry{
-		Time: e.now(), User: e.Identity.User, Context: e.Identity.Context,
-		Namespace: a.Namespace, Service: a.Service, Action: string(a.Kind),
-		FromRevision: res.FromRevision, ToRevision: res.ToRevision, FromImage: res.FromImage, ToImage: res.ToImage,
-		Trigger: string(a.Trigger), Reason: a.Reason, Result: audit.ResultOK, Snapshot: snapshot,
-	}
-	if actErr != nil {
-		entry.Result = actErr.Error()
-	}
-	auditErr := e.Audit.Append(entry)
-	if actErr != nil {
-		return res, actErr
-	}
-	if auditErr != nil {
-		return res, fmt.Errorf("%s %s was applied but the audit log failed: %w", a.Kind, a.Service, auditErr)
+	if err := e.record(a, res, snapshot, actErr); err != nil {
+		return res, err
 	}
 	res.Message = msg
 	e.event(d, a, p, msg)
@@ -351,4 +338,27 @@ func orUnknown(s string) string {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// record writes the audit line of an action that was attempted (actErr nil: it succeeded)
+// and returns the error the caller reports: the action's own, else a failed audit write,
+// since success is reported only once the line is on disk.
+func (e *Executor) record(a domain.Action, res domain.Result, snapshot string, actErr error) error {
+	entry := audit.Entry{
+		Time: e.now(), User: e.Identity.User, Context: e.Identity.Context,
+		Namespace: a.Namespace, Service: a.Service, Action: string(a.Kind),
+		FromRevision: res.FromRevision, ToRevision: res.ToRevision, FromImage: res.FromImage, ToImage: res.ToImage,
+		Trigger: string(a.Trigger), Reason: a.Reason, Result: audit.ResultOK, Snapshot: snapshot,
+	}
+	if actErr != nil {
+		entry.Result = actErr.Error()
+	}
+	auditErr := e.Audit.Append(entry)
+	if actErr != nil {
+		return actErr
+	}
+	if auditErr != nil {
+		return fmt.Errorf("%s %s was applied but the audit log failed: %w", a.Kind, a.Service, auditErr)
+	}
+	return nil
 }
