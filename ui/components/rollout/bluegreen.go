@@ -142,25 +142,7 @@ func (m *Model) blueGreenLines() []string {
 			out = append(out, m.podLines(rs)...)
 		}
 	}
-	out = append(out, t.Title.Render("history"))
-	switch {
-	case m.revErr != "":
-		out = append(out, t.Bad.Render("revisions: "+m.revErr))
-	case m.revisions == nil:
-		out = append(out, t.Muted.Render("loading…"))
-	}
-	for _, r := range m.revisions {
-		mark := " "
-		if r.Current {
-			mark = "*"
-		}
-		age := ""
-		if !r.Created.IsZero() && !m.now.IsZero() {
-			age = format.Age(m.now.Sub(r.Created))
-		}
-		out = append(out, mark+format.Fit(string(r.Color), 5)+" "+format.FitLeft("r"+strconv.FormatInt(r.Number, 10), 3)+" "+
-			format.Fit(domain.ImageTag(r.Image), 8)+" "+format.FitLeft(age, 4)+" "+t.Muted.Render(r.ChangeCause))
-	}
+	out = append(out, m.historyLines(true)...)
 	return out
 }
 

@@ -139,25 +139,7 @@ func (m *Model) Lines() []string {
 		}
 		out = append(out, t.Muted.Render(c.Type+"="+c.Status+" "+c.Reason))
 	}
-	out = append(out, t.Title.Render("history"))
-	switch {
-	case m.revErr != "":
-		out = append(out, t.Bad.Render("revisions: "+m.revErr))
-	case m.revisions == nil:
-		out = append(out, t.Muted.Render("loading…"))
-	}
-	for _, r := range m.revisions {
-		mark := " "
-		if r.Current {
-			mark = "*"
-		}
-		age := ""
-		if !r.Created.IsZero() && !m.now.IsZero() {
-			age = format.Age(m.now.Sub(r.Created))
-		}
-		out = append(out, mark+format.FitLeft("r"+strconv.FormatInt(r.Number, 10), 4)+" "+
-			format.Fit(domain.ImageTag(r.Image), 10)+" "+format.FitLeft(age, 4)+" "+t.Muted.Render(r.ChangeCause))
-	}
+	out = append(out, m.historyLines(false)...)
 	return out
 }
 
@@ -215,6 +197,37 @@ func (m Model) View() string {
 	out := b.String()
 	if m.cache != nil {
 		m.cache.key, m.cache.view = k, out
+	}
+	return out
+}
+
+// historyLines is the revision history: revision, image, age and change-cause, with the
+// colour of each revision for a blue-green service.
+func (m *Model) historyLines(colored bool) []string {
+	t := m.theme
+	out := []string{t.Title.Render("history")}
+	switch {
+	case m.revErr != "":
+		out = append(out, t.Bad.Render("revisions: "+m.revErr))
+	case m.revisions == nil:
+		out = append(out, t.Muted.Render("loading…"))
+	}
+	for _, r := range m.revisions {
+		mark := " "
+		if r.Current {
+			mark = "*"
+		}
+		age := ""
+		if !r.Created.IsZero() && !m.now.IsZero() {
+			age = format.Age(m.now.Sub(r.Created))
+		}
+		rev, tag := format.FitLeft("r"+strconv.FormatInt(r.Number, 10), 4), format.Fit(domain.ImageTag(r.Image), 10)
+		if colored {
+			// The colour column takes its room from the revision and the tag.
+			mark += format.Fit(string(r.Color), 5) + " "
+			rev, tag = format.FitLeft("r"+strconv.FormatInt(r.Number, 10), 3), format.Fit(domain.ImageTag(r.Image), 8)
+		}
+		out = append(out, mark+rev+" "+tag+" "+format.FitLeft(age, 4)+" "+t.Muted.Render(r.ChangeCause))
 	}
 	return out
 }
