@@ -114,7 +114,7 @@ func (k *KeyMap) Apply(overrides map[string][]string) error {
 
 // ShortHelp is the one-line help of the status bar.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Deploy, k.Rollback, k.Guard, k.Details, k.Filter, k.Help, k.Quit}
+	return []key.Binding{k.Deploy, k.Rollback, k.Guard, k.Filter, k.Help, k.Quit} // quit must fit at 80 columns
 }
 
 // FullHelp is the help screen, by column: moving, acting, viewing.
