@@ -449,14 +449,16 @@ func (w *Watcher) Revisions(namespace, name string) ([]domain.Revision, error) {
 	if err != nil {
 		return nil, fmt.Errorf("deployment %s/%s: %w", namespace, name, err)
 	}
-	for _, s := range w.setsFor(namespace) {
-		rss, err := s.rss.ReplicaSets(namespace).List(sel)
-		if err != nil {
-			return nil, err
-		}
-		return RevisionsFrom(d, rss), nil
+	// The namespace's informers (or the all-namespaces ones) hold its ReplicaSets.
+	sets := w.setsFor(namespace)
+	if len(sets) == 0 {
+		return nil, nil
 	}
-	return nil, nil
+	rss, err := sets[0].rss.ReplicaSets(namespace).List(sel)
+	if err != nil {
+		return nil, err
+	}
+	return RevisionsFrom(d, rss), nil
 }
 
 func (w *Watcher) setsFor(namespace string) []*nsInformers {

@@ -316,7 +316,7 @@ func TestBlueGreenOldColourScalesDownAfterDelay(t *testing.T) {
 	scaled := until(t, "web-blue scaled to 0", 30*time.Second, func() bool {
 		n := blue()
 		if n == 0 && time.Now().Before(due) {
-			t.Fatalf("web-blue scaled down %s before its deadline", due.Sub(time.Now()))
+			t.Fatalf("web-blue scaled down %s before its deadline", time.Until(due))
 		}
 		return n == 0
 	})
