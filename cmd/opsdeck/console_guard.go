@@ -37,6 +37,7 @@ func newConsoleGuard(cfg config.Config, b domain.Backend, rec *actions.EventReco
 func (c *consoleGuard) options(o app.Options) app.Options {
 	o.GuardOn = c.on.Load()
 	o.OnGuardToggle = c.on.Store
+	o.OnGuardRelease = c.runner.Release
 	o.GuardUpdates = c.updates
 	return o
 }

@@ -54,6 +54,11 @@ func TestConsoleGuardDemo(t *testing.T) {
 	if !strings.Contains(s, "AutoRollback deployment/order-service errors > 5.0% for 20s: revision 2 at ") {
 		t.Errorf("the events pane does not say what was rolled back and why:\n%s", s)
 	}
+	// A human clears the hold: the guard watches the service again.
+	term.keys("c")
+	term.waitScreen("the hold cleared", 10*time.Second, has("hold on order-service cleared"))
+	term.waitScreen("the guard watching again", 10*time.Second,
+		matches(regexp.MustCompile(`(?m)^▶order-service .* (watching|stable)\s*$`)))
 }
 
 // Against the sandbox: the same, on a real Deployment and real Prometheus, and the audit log

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
@@ -36,6 +37,10 @@ type Runner struct {
 	Notifier notify.Notifier
 	// AlertEvents records an alert as a Kubernetes Event on its Deployment; nil records none.
 	AlertEvents func(domain.Alert)
+
+	// released are the services a human cleared since the last round (Release).
+	mu       sync.Mutex
+	released []string
 
 	// notifyQueue serialises deliveries so that a slow receiver never delays a rollback and
 	// resolutions never overtake the alerts they resolve.
@@ -125,6 +130,12 @@ func (r *Runner) Run(ctx context.Context) error {
 // Round runs one evaluation against a cluster state: it reads a metrics frame, judges every
 // service and executes the decisions.
 func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
+	r.mu.Lock()
+	for _, key := range r.released {
+		r.Engine.Clear(key)
+	}
+	r.released = nil
+	r.mu.Unlock()
 	frame := r.Backend.Metrics(ctx, st.Services)
 	now := r.Clock.Now()
 	var statuses map[string]Status
@@ -174,6 +185,14 @@ func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
 		r.OnEvaluate(ev)
 	}
 	return ev
+}
+
+// Release clears the guard's hold on a service (key namespace/name) at its next round: a human
+// has looked at it. Safe to call from any goroutine.
+func (r *Runner) Release(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.released = append(r.released, key)
 }
 
 // deliver sends queued alerts to the notifier, one batch at a time, until ctx ends.

@@ -73,3 +73,31 @@ func runFor(cmd tea.Cmd, d time.Duration) (tea.Msg, bool) {
 		return nil, false
 	}
 }
+
+// c clears auto-guard's hold on the selected service through the hook; on a service that is
+// not held it only says so.
+func TestReleaseGuardHold(t *testing.T) {
+	released := make(chan string, 1)
+	updates := make(chan GuardUpdate, 1)
+	h := newHarness(t, 120, 40, Options{GuardOn: true, GuardUpdates: updates, OnGuardRelease: func(k string) { released <- k }})
+	h.settle()
+	sel, _ := h.m.selected()
+	h.press("c")
+	if !strings.Contains(h.screen(), "not held by auto-guard") {
+		t.Fatalf("c on a service that is not held:\n%s", h.screen())
+	}
+	updates <- GuardUpdate{States: map[string]string{sel.Key(): "held"}}
+	h.until("the hold", func(m Model) bool { return m.guardStates[sel.Key()] == "held" })
+	h.press("c")
+	select {
+	case k := <-released:
+		if k != sel.Key() {
+			t.Errorf("released %q, want %q", k, sel.Key())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the release hook was not called")
+	}
+	if s := h.screen(); !strings.Contains(s, "hold on "+sel.Name+" cleared") {
+		t.Errorf("no word of the release:\n%s", s)
+	}
+}

@@ -473,6 +473,8 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 			}
 			return nil
 		}
+	case key.Matches(k, km.Release):
+		return m.releaseGuardHold()
 	case key.Matches(k, km.Up):
 		m.move(-1)
 	case key.Matches(k, km.Down):
@@ -506,5 +508,29 @@ func (m *Model) move(delta int) {
 		if !m.details {
 			m.table.Move(delta)
 		}
+	}
+}
+
+// releaseGuardHold clears auto-guard's hold on the selected service, which it keeps after a
+// rollback until a new deploy or a human says so.
+func (m *Model) releaseGuardHold() tea.Cmd {
+	svc, ok := m.selected()
+	if !ok {
+		return nil
+	}
+	if m.guardStates[svc.Key()] != "held" {
+		m.setStatus(svc.Name+" is not held by auto-guard: nothing to clear", false)
+		return nil
+	}
+	hook := m.opts.OnGuardRelease
+	m.guardStates[svc.Key()] = "watching"
+	m.table.SetGuardStates(m.guardStates)
+	m.setStatus("auto-guard hold on "+svc.Name+" cleared: it is watched again", false)
+	key := svc.Key()
+	return func() tea.Msg {
+		if hook != nil {
+			hook(key)
+		}
+		return nil
 	}
 }

@@ -24,6 +24,9 @@ type Options struct {
 	// OnGuardToggle, when set, is called (from a command, not from Update) when the user
 	// switches auto-guard on or off with its key.
 	OnGuardToggle func(on bool)
+	// OnGuardRelease, when set, is called (from a command) with a service key when the user
+	// clears auto-guard's hold on that service: a human has looked at it.
+	OnGuardRelease func(key string)
 	// GuardOn is the auto-guard state at start.
 	GuardOn bool
 	// GuardUpdates, when set, delivers auto-guard's rounds: the GUARD column, and its

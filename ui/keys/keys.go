@@ -21,6 +21,7 @@ type KeyMap struct {
 	Deploy   key.Binding
 	Rollback key.Binding
 	Guard    key.Binding
+	Release  key.Binding
 	Pause    key.Binding
 	Restart  key.Binding
 	Scale    key.Binding
@@ -47,6 +48,7 @@ func Default() KeyMap {
 		Deploy:   b("d", "deploy", "d"),
 		Rollback: b("r", "rollback", "r"),
 		Guard:    b("a", "auto-guard", "a"),
+		Release:  b("c", "clear guard hold", "c"),
 		Pause:    b("p", "pause/resume", "p"),
 		Restart:  b("R", "restart", "R"),
 		Scale:    b("s", "scale", "s"),
@@ -64,7 +66,7 @@ func (k *KeyMap) bindings() map[string]*key.Binding {
 	return map[string]*key.Binding{
 		"up": &k.Up, "down": &k.Down, "top": &k.Top, "bottom": &k.Bottom,
 		"details": &k.Details, "next-pane": &k.NextPane,
-		"deploy": &k.Deploy, "rollback": &k.Rollback, "guard": &k.Guard,
+		"deploy": &k.Deploy, "rollback": &k.Rollback, "guard": &k.Guard, "release": &k.Release,
 		"pause": &k.Pause, "restart": &k.Restart, "scale": &k.Scale,
 		"filter": &k.Filter, "sort": &k.Sort, "help": &k.Help,
 		"cancel": &k.Cancel, "quit": &k.Quit, "confirm": &k.Confirm,
@@ -122,6 +124,6 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.Top, k.Bottom, k.NextPane, k.Details, k.Cancel},
 		{k.Deploy, k.Rollback, k.Pause, k.Restart, k.Scale, k.Confirm},
-		{k.Guard, k.Filter, k.Sort, k.Help, k.Quit},
+		{k.Guard, k.Release, k.Filter, k.Sort, k.Help, k.Quit},
 	}
 }
