@@ -38,16 +38,7 @@ func (m *Model) blueGreenLines() []string {
 		return out
 	}
 	active := bg.Of(bg.Active)
-	phase := string(s.Phase)
-	switch s.Phase {
-	case domain.PhaseComplete:
-		phase = t.OK.Render(phase)
-	case domain.PhaseStalled:
-		phase = t.Bad.Render("STALLED")
-	default:
-		phase = t.Warn.Render(phase)
-	}
-	out = append(out, t.Value.Render("r"+strconv.FormatInt(s.Revision, 10))+" "+active.Image+"  "+phase)
+	out = append(out, m.headline(s, active.Image))
 	traffic := t.Muted.Render("blue-green · ") + "traffic → " + t.Value.Render(string(bg.Active))
 	if !bg.SwitchedAt.IsZero() && !m.now.IsZero() {
 		traffic += t.Muted.Render(" · switched " + format.Age(m.now.Sub(bg.SwitchedAt)) + " ago")

@@ -84,16 +84,7 @@ func (m *Model) Lines() []string {
 	}
 	s := m.svc
 	var out []string
-	phase := string(s.Phase)
-	switch s.Phase {
-	case domain.PhaseComplete:
-		phase = t.OK.Render(phase)
-	case domain.PhaseStalled:
-		phase = t.Bad.Render("STALLED")
-	default:
-		phase = t.Warn.Render(phase)
-	}
-	out = append(out, t.Value.Render("r"+strconv.FormatInt(s.Revision, 10))+" "+s.Image+"  "+phase)
+	out = append(out, m.headline(s, s.Image))
 	for _, c := range s.Conditions {
 		if c.Reason == "ProgressDeadlineExceeded" {
 			out = append(out, t.Bad.Render("! ProgressDeadlineExceeded")+" "+c.Message)
@@ -230,4 +221,20 @@ func (m *Model) historyLines(colored bool) []string {
 		out = append(out, mark+rev+" "+tag+" "+format.FitLeft(age, 4)+" "+t.Muted.Render(r.ChangeCause))
 	}
 	return out
+}
+
+// headline is the pane's first line: revision, image and rollout phase, the phase coloured
+// (and STALLED in capitals, readable without colour).
+func (m *Model) headline(s domain.Service, image string) string {
+	t := m.theme
+	phase := string(s.Phase)
+	switch s.Phase {
+	case domain.PhaseComplete:
+		phase = t.OK.Render(phase)
+	case domain.PhaseStalled:
+		phase = t.Bad.Render("STALLED")
+	default:
+		phase = t.Warn.Render(phase)
+	}
+	return t.Value.Render("r"+strconv.FormatInt(s.Revision, 10)) + " " + image + "  " + phase
 }
