@@ -98,6 +98,20 @@ func startGuardB(t testing.TB, env *sandbox.Env, ns string, extra ...string) *gu
 	return g
 }
 
+// guardedService is the scene of a guard test, run in parallel with the others: the sandbox,
+// an admin client and a namespace of its own with Deployment name at image name:v1, 3/3 ready.
+func guardedService(t *testing.T, name string) (*sandbox.Env, kubernetes.Interface, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the sandbox")
+	}
+	t.Parallel()
+	env := sandbox.Shared(t)
+	ns := env.NewNamespace(t)
+	env.CreateDeployment(t, ns, name, name+":v1", 3)
+	return env, env.Client(t), ns
+}
+
 func setImage(t testing.TB, client kubernetes.Interface, ns, name, image string) {
 	t.Helper()
 	patch := fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":%q}]}}}}`, image)
@@ -144,14 +158,7 @@ func warningEvents(t testing.TB, client kubernetes.Interface, ns, reason string)
 // A bad rollout is rolled back to the previous image without anyone asking, with the Event,
 // the audit line and the notifications, and its alert is resolved afterwards.
 func TestGuardRollsBackBadRollout(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the sandbox")
-	}
-	t.Parallel()
-	env := sandbox.Shared(t)
-	client := env.Client(t)
-	ns := env.NewNamespace(t)
-	env.CreateDeployment(t, ns, "web", "web:v1", 3)
+	env, client, ns := guardedService(t, "web")
 
 	amURL := amtest.Start(t)
 	var hookMu sync.Mutex
@@ -234,14 +241,7 @@ func TestGuardRollsBackBadRollout(t *testing.T) {
 
 // A healthy new version is left alone for two minutes of watching.
 func TestGuardLeavesHealthyRolloutAlone(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the sandbox")
-	}
-	t.Parallel()
-	env := sandbox.Shared(t)
-	client := env.Client(t)
-	ns := env.NewNamespace(t)
-	env.CreateDeployment(t, ns, "api", "api:v1", 3)
+	env, client, ns := guardedService(t, "api")
 	g := startGuard(t, env, ns)
 	setImage(t, client, ns, "api", "api:v2")
 	deadline := time.Now().Add(2 * time.Minute)
@@ -261,14 +261,7 @@ func TestGuardLeavesHealthyRolloutAlone(t *testing.T) {
 
 // A crash-looping version is rolled back without waiting for metrics.
 func TestGuardRollsBackCrashLoop(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the sandbox")
-	}
-	t.Parallel()
-	env := sandbox.Shared(t)
-	client := env.Client(t)
-	ns := env.NewNamespace(t)
-	env.CreateDeployment(t, ns, "cart", "cart:v1", 3)
+	env, client, ns := guardedService(t, "cart")
 	g := startGuard(t, env, ns)
 	setImage(t, client, ns, "cart", "cart:v2-crash")
 	sandbox.WaitFor(t, 60*time.Second, "the crash-looping version rolled back", func() (bool, string) {
@@ -282,14 +275,7 @@ func TestGuardRollsBackCrashLoop(t *testing.T) {
 
 // A rollout that makes no progress is rolled back once its progress deadline has passed.
 func TestGuardRollsBackStalledRolloutAfterDeadline(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the sandbox")
-	}
-	t.Parallel()
-	env := sandbox.Shared(t)
-	client := env.Client(t)
-	ns := env.NewNamespace(t)
-	env.CreateDeployment(t, ns, "stock", "stock:v1", 3)
+	env, client, ns := guardedService(t, "stock")
 	g := startGuard(t, env, ns)
 	// New pods that no node accepts: Pending forever, no crash, no metrics.
 	const deadline = 15
@@ -320,14 +306,7 @@ func TestGuardRollsBackStalledRolloutAfterDeadline(t *testing.T) {
 // Two guards watching the same service roll a bad version back once: the second sees that
 // the revision changed under it and stands down.
 func TestTwoGuardsRollBackOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the sandbox")
-	}
-	t.Parallel()
-	env := sandbox.Shared(t)
-	client := env.Client(t)
-	ns := env.NewNamespace(t)
-	env.CreateDeployment(t, ns, "pay", "pay:v1", 3)
+	env, client, ns := guardedService(t, "pay")
 	g1 := startGuard(t, env, ns)
 	g2 := startGuard(t, env, ns)
 	setImage(t, client, ns, "pay", "pay:v2-bad")
@@ -359,14 +338,7 @@ func TestTwoGuardsRollBackOnce(t *testing.T) {
 // Without the right to patch Deployments the guard refuses to start and names what it lacks;
 // --readonly forbids it; --dry-run reports and changes nothing.
 func TestGuardRefusalsAndDryRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the sandbox")
-	}
-	t.Parallel()
-	env := sandbox.Shared(t)
-	client := env.Client(t)
-	ns := env.NewNamespace(t)
-	env.CreateDeployment(t, ns, "dry", "dry:v1", 3)
+	env, client, ns := guardedService(t, "dry")
 
 	r := opsdeck(t, nil, "guard", "--kubeconfig", env.Kubeconfig, "--context", sandbox.ViewerContext, "-n", ns, "--prometheus", env.PrometheusURL)
 	got := oneLineFailure(t, r)
