@@ -74,6 +74,7 @@ func TestCLIBlueGreen(t *testing.T) {
 	// at 0 replicas with web:v1, blue selected.
 	got := oneLineFailure(t, run("rollback", "web", "--to-snapshot", "nope", "--yes"))
 	entries, err := audit.Read(auditLog)
+	entries = audit.Outcomes(entries)
 	if err != nil || len(entries) != 3 {
 		t.Fatalf("audit %+v, %v", entries, err)
 	}

@@ -282,6 +282,7 @@ func TestE2ETmuxDeploy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	entries = audit.Outcomes(entries)
 	if len(entries) != 1 {
 		t.Fatalf("audit log has %d lines, want 1: %+v", len(entries), entries)
 	}

@@ -82,7 +82,7 @@ func TestConsoleGuardSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	var triggers []string
-	for _, e := range entries {
+	for _, e := range audit.Outcomes(entries) {
 		triggers = append(triggers, e.Action+"/"+e.Trigger+"/"+e.Result)
 	}
 	if strings.Join(triggers, " ") != "deploy/key/ok rollback/guard/ok" {

@@ -126,15 +126,25 @@ func (e *Executor) blueGreen(ctx context.Context, a domain.Action, svc *corev1.S
 	res.FromRevision, res.ToRevision = st.Revision, st.Revision
 	res.FromImage = mainImage(pair.Of(active))
 	res.ToImage = res.FromImage
+	res.Precondition = domain.Precondition{Revision: st.Revision, Color: active, Image: res.FromImage, ResourceVersion: svc.ResourceVersion}
+	if d := pair.Of(active); d != nil {
+		res.Precondition.Generation = d.Generation
+	}
 	if a.ExpectRevision != 0 && st.Revision != a.ExpectRevision {
-		return res, fmt.Errorf("%w: %s is at revision %d, not %d: someone else acted; look again before retrying",
-			domain.ErrConflict, a.Service, st.Revision, a.ExpectRevision)
+		err := e.someoneElseActed(a, svc.Annotations, fmt.Sprintf("%s is at revision %d, not %d", a.Service, st.Revision, a.ExpectRevision))
+		if execute {
+			e.recordStoodDown(a, res, err)
+		}
+		return res, err
+	}
+	if err := changedSinceConfirmed(a, res.Precondition); err != nil {
+		return res, err
 	}
 	p, err := e.planBlueGreen(a, pair, active, st)
 	if err != nil {
 		return res, e.apiError(err, a, "get", "services")
 	}
-	p.res.Action, p.res.At, p.res.Kind = a, res.At, domain.KindBlueGreen
+	p.res.Action, p.res.At, p.res.Kind, p.res.Precondition = a, res.At, domain.KindBlueGreen, res.Precondition
 	res = p.res
 	if p.skip != "" {
 		res.Skipped, res.Message = true, p.skip
@@ -149,11 +159,8 @@ func (e *Executor) blueGreen(ctx context.Context, a domain.Action, svc *corev1.S
 	if err != nil {
 		return res, fmt.Errorf("refusing to %s %s: cannot save the objects first: %w", a.Kind, a.Service, err)
 	}
-	msg, actErr := p.apply(ctx)
-	if actErr != nil {
-		actErr = e.apiError(actErr, a, p.verb, p.resource)
-	}
-	if err := e.record(a, res, snapshot, actErr); err != nil {
+	msg, err := e.writeAhead(ctx, a, res, snapshot, p.verb, p.resource, p.apply)
+	if err != nil {
 		return res, err
 	}
 	res.Message = msg
@@ -413,6 +420,13 @@ func (e *Executor) planBlueGreen(a domain.Action, pair bluegreen.Pair, active do
 // selector, guarded by the resourceVersion it was read at.
 func patchService(ctx context.Context, e *Executor, svc *corev1.Service, annotations map[string]any, selector map[string]string) error {
 	md := map[string]any{"resourceVersion": svc.ResourceVersion}
+	if v, ok := lastActionOf(ctx); ok {
+		withOurs := map[string]any{domain.LastActionAnnotation: v}
+		for k, x := range annotations {
+			withOurs[k] = x
+		}
+		annotations = withOurs
+	}
 	if len(annotations) > 0 {
 		md["annotations"] = annotations
 	}

@@ -82,24 +82,28 @@ func (e *Executor) Execute(ctx context.Context, a domain.Action) (domain.Result,
 		return res, err
 	}
 	res, d, p, err := e.prepare(ctx, a)
-	if err != nil || p.skip != "" {
+	if err != nil {
+		e.recordStoodDown(a, res, err)
 		return res, err
+	}
+	if p.skip != "" {
+		return res, nil
 	}
 
 	snapshot, err := e.Audit.Snapshot(res.At, a.Namespace, a.Service, string(a.Kind), deploymentForSnapshot(d))
 	if err != nil {
 		return res, fmt.Errorf("refusing to %s %s: cannot save the object first: %w", a.Kind, a.Service, err)
 	}
-	var msg string
-	actErr := retryStatusConflicts(ctx, e, d, func(cur *appsv1.Deployment) error {
-		var err error
-		msg, err = p.apply(ctx, cur)
-		return err
+	msg, err := e.writeAhead(ctx, a, res, snapshot, p.verb, p.resource, func(ctx context.Context) (string, error) {
+		var msg string
+		err := retryStatusConflicts(ctx, e, d, func(cur *appsv1.Deployment) error {
+			var err error
+			msg, err = p.apply(ctx, cur)
+			return err
+		})
+		return msg, err
 	})
-	if actErr != nil {
-		actErr = e.apiError(actErr, a, p.verb, p.resource)
-	}
-	if err := e.record(a, res, snapshot, actErr); err != nil {
+	if err != nil {
 		return res, err
 	}
 	res.Message = msg
@@ -179,9 +183,12 @@ func (e *Executor) prepare(ctx context.Context, a domain.Action) (domain.Result,
 	res.FromRevision, res.ToRevision = rev, rev
 	res.FromImage = mainImage(d)
 	res.ToImage = res.FromImage
+	res.Precondition = domain.Precondition{Revision: rev, Generation: d.Generation, Image: res.FromImage, ResourceVersion: d.ResourceVersion}
 	if a.ExpectRevision != 0 && rev != a.ExpectRevision {
-		return res, nil, nil, fmt.Errorf("%w: %s is at revision %d, not %d: someone else acted; look again before retrying",
-			domain.ErrConflict, a.Service, rev, a.ExpectRevision)
+		return res, nil, nil, e.someoneElseActed(a, d.Annotations, fmt.Sprintf("%s is at revision %d, not %d", a.Service, rev, a.ExpectRevision))
+	}
+	if err := changedSinceConfirmed(a, res.Precondition); err != nil {
+		return res, nil, nil, err
 	}
 	p, err := planner(ctx, e, a, d)
 	if err != nil {
@@ -340,25 +347,3 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// record writes the audit line of an action that was attempted (actErr nil: it succeeded)
-// and returns the error the caller reports: the action's own, else a failed audit write,
-// since success is reported only once the line is on disk.
-func (e *Executor) record(a domain.Action, res domain.Result, snapshot string, actErr error) error {
-	entry := audit.Entry{
-		Time: e.now(), User: e.Identity.User, Context: e.Identity.Context,
-		Namespace: a.Namespace, Service: a.Service, Action: string(a.Kind),
-		FromRevision: res.FromRevision, ToRevision: res.ToRevision, FromImage: res.FromImage, ToImage: res.ToImage,
-		Trigger: string(a.Trigger), Reason: a.Reason, Result: audit.ResultOK, Snapshot: snapshot,
-	}
-	if actErr != nil {
-		entry.Result = actErr.Error()
-	}
-	auditErr := e.Audit.Append(entry)
-	if actErr != nil {
-		return actErr
-	}
-	if auditErr != nil {
-		return fmt.Errorf("%s %s was applied but the audit log failed: %w", a.Kind, a.Service, auditErr)
-	}
-	return nil
-}

@@ -117,10 +117,15 @@ func TestDeployRollsOutAuditsAndRecordsEvent(t *testing.T) {
 		t.Fatalf("revision %s", d.Annotations["deployment.kubernetes.io/revision"])
 	}
 
-	entries, err := audit.Read(f.log.Path())
-	if err != nil || len(entries) != 1 {
-		t.Fatalf("audit: %+v, %v", entries, err)
+	all, err := audit.Read(f.log.Path())
+	if err != nil || len(all) != 2 {
+		t.Fatalf("audit: %+v, %v", all, err)
 	}
+	// Write-ahead: the intent (pending) first, then the outcome with the same id.
+	if in := all[0]; in.Result != audit.ResultPending || in.ID == "" || in.ID != all[1].ID || in.ToImage != "web:v2" || in.PID == 0 {
+		t.Fatalf("intent line: %+v", in)
+	}
+	entries := outcomes(t, all)
 	e := entries[0]
 	if e.User != "admin" || e.Context != "sandbox" || e.Namespace != f.ns || e.Service != "web" || e.Action != "deploy" ||
 		e.FromRevision != 1 || e.ToRevision != 2 || e.FromImage != "web:v1" || e.ToImage != "web:v2" ||
@@ -149,9 +154,28 @@ func TestDeployRollsOutAuditsAndRecordsEvent(t *testing.T) {
 	if !res.Skipped {
 		t.Fatalf("same image: %+v", res)
 	}
-	if entries, _ := audit.Read(f.log.Path()); len(entries) != 1 {
+	if entries, _ := audit.Read(f.log.Path()); len(entries) != 2 {
 		t.Fatalf("a skipped deploy was audited: %d lines", len(entries))
 	}
+}
+
+// outcomes checks that every outcome line of the log follows its intent line (same id) and
+// returns the outcome lines.
+func outcomes(t *testing.T, all []audit.Entry) []audit.Entry {
+	t.Helper()
+	intents := map[string]bool{}
+	var out []audit.Entry
+	for _, e := range all {
+		switch {
+		case e.Pending():
+			intents[e.ID] = true
+		case !intents[e.ID] && !strings.HasPrefix(e.Result, "stood down"):
+			t.Fatalf("outcome line without an intent before it: %+v", e)
+		default:
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // normalise makes twin Deployments comparable: same name in labels and annotations.
@@ -189,6 +213,10 @@ func TestRollbackMatchesKubectlRolloutUndo(t *testing.T) {
 	if got, want := normalise(t, a.Spec.Template, "twin-a", "twin-b"), normalise(t, b.Spec.Template, "twin-a", "twin-b"); got != want {
 		t.Fatalf("pod templates differ:\nopsdeck: %s\nkubectl: %s", got, want)
 	}
+	if la, ok := domain.ParseLastAction(a.Annotations); !ok || la.Action != domain.ActionRollback || la.FromRevision != 3 || la.ToRevision != 1 || la.User != "admin" {
+		t.Fatalf("last-action annotation: %q", a.Annotations[domain.LastActionAnnotation])
+	}
+	delete(a.Annotations, domain.LastActionAnnotation) // opsdeck's record of who acted; kubectl writes none
 	if got, want := normalise(t, a.Annotations, "twin-a", "twin-b"), normalise(t, b.Annotations, "twin-a", "twin-b"); got != want {
 		t.Fatalf("annotations differ:\nopsdeck: %s\nkubectl: %s", got, want)
 	}
@@ -296,7 +324,8 @@ func TestPauseResumeRestartScale(t *testing.T) {
 	if d := f.deployment(t, "cart"); *d.Spec.Replicas != 4 || d.Status.AvailableReplicas != 4 || res.Message != "scaled cart from 2 to 4 replicas" {
 		t.Fatalf("scale: %d replicas, %q", *d.Spec.Replicas, res.Message)
 	}
-	entries, _ := audit.Read(f.log.Path())
+	all, _ := audit.Read(f.log.Path())
+	entries := outcomes(t, all)
 	var kinds []string
 	for _, e := range entries {
 		kinds = append(kinds, e.Action)

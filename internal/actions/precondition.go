@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
 )
 
 // withResourceVersion adds metadata.resourceVersion = rv to a patch. The API server then
@@ -46,8 +48,74 @@ func withResourceVersion(pt types.PatchType, patch []byte, rv string) ([]byte, e
 	return nil, fmt.Errorf("patch type %s cannot carry a precondition", pt)
 }
 
+// lastActionKey carries the value of domain.LastActionAnnotation through an action's context, so
+// that every request the action makes records who acted in the same write as the change.
+type lastActionKey struct{}
+
+func withLastAction(ctx context.Context, l domain.LastAction) context.Context {
+	return context.WithValue(ctx, lastActionKey{}, l.Encode())
+}
+
+func lastActionOf(ctx context.Context) (string, bool) {
+	v, ok := ctx.Value(lastActionKey{}).(string)
+	return v, ok
+}
+
+// withLastActionAnnotation adds the action's last-action annotation (from ctx) to a patch.
+func withLastActionAnnotation(ctx context.Context, pt types.PatchType, patch []byte) ([]byte, error) {
+	v, ok := lastActionOf(ctx)
+	if !ok {
+		return patch, nil
+	}
+	switch pt {
+	case types.JSONPatchType:
+		var ops []map[string]any
+		if err := json.Unmarshal(patch, &ops); err != nil {
+			return nil, fmt.Errorf("json patch: %w", err)
+		}
+		// kubectl's rollback replaces /metadata/annotations first; "add" after it sets ours.
+		ops = append(ops, map[string]any{"op": "add", "path": "/metadata/annotations/opsdeck.io~1last-action", "value": v})
+		return json.Marshal(ops)
+	case types.StrategicMergePatchType, types.MergePatchType:
+		var m map[string]any
+		if err := json.Unmarshal(patch, &m); err != nil {
+			return nil, fmt.Errorf("merge patch: %w", err)
+		}
+		if m == nil {
+			m = map[string]any{}
+		}
+		md, _ := m["metadata"].(map[string]any)
+		if md == nil {
+			md = map[string]any{}
+		}
+		ann, _ := md["annotations"].(map[string]any)
+		if ann == nil {
+			ann = map[string]any{}
+		}
+		ann[domain.LastActionAnnotation] = v
+		md["annotations"] = ann
+		m["metadata"] = md
+		return json.Marshal(m)
+	}
+	return nil, fmt.Errorf("patch type %s cannot carry an annotation", pt)
+}
+
+// setLastAction sets the action's last-action annotation (from ctx) on an object to Update.
+func setLastAction(ctx context.Context, meta *metav1.ObjectMeta) {
+	if v, ok := lastActionOf(ctx); ok {
+		if meta.Annotations == nil {
+			meta.Annotations = map[string]string{}
+		}
+		meta.Annotations[domain.LastActionAnnotation] = v
+	}
+}
+
 // patchDeployment applies a patch to d guarded by d's resourceVersion.
 func patchDeployment(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment, pt types.PatchType, patch []byte) (*appsv1.Deployment, error) {
+	patch, err := withLastActionAnnotation(ctx, pt, patch)
+	if err != nil {
+		return nil, err
+	}
 	guarded, err := withResourceVersion(pt, patch, d.ResourceVersion)
 	if err != nil {
 		return nil, err
@@ -99,6 +167,10 @@ func (p pinnedDeployments) Get(ctx context.Context, name string, opts metav1.Get
 func (p pinnedDeployments) Patch(_ context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, sub ...string) (*appsv1.Deployment, error) {
 	if p.ns != p.c.d.Namespace || name != p.c.d.Name || len(sub) > 0 {
 		return nil, fmt.Errorf("opsdeck: unexpected patch of %s/%s", p.ns, name)
+	}
+	data, err := withLastActionAnnotation(p.c.ctx, pt, data)
+	if err != nil {
+		return nil, err
 	}
 	guarded, err := withResourceVersion(pt, data, p.c.d.ResourceVersion)
 	if err != nil {

@@ -174,6 +174,7 @@ func planRestore(ctx context.Context, e *Executor, a domain.Action, d *appsv1.De
 		if err != nil {
 			return "", err
 		}
+		setLastAction(ctx, &next.ObjectMeta)
 		if _, err := e.Client.AppsV1().Deployments(cur.Namespace).Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
 			return "", err
 		}
@@ -267,6 +268,7 @@ func (e *Executor) planBlueGreenRestore(a domain.Action, pair bluegreen.Pair, ac
 				if err != nil {
 					return err
 				}
+				setLastAction(ctx, &next.ObjectMeta)
 				_, err = e.Client.AppsV1().Deployments(cur.Namespace).Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager})
 				return err
 			})

@@ -6,13 +6,18 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -34,10 +39,32 @@ type Entry struct {
 	Result string `json:"result"`
 	// Snapshot is the path of the object saved before the action.
 	Snapshot string `json:"snapshot,omitempty"`
+	// ID links an action's intent line (Result "pending", written before the first API call)
+	// to its outcome line. Lines written before intents existed have none.
+	ID string `json:"id,omitempty"`
+	// PID and Host name the process that wrote an intent, so that a process starting beside
+	// it can tell an action still in flight from one whose process died.
+	PID  int    `json:"pid,omitempty"`
+	Host string `json:"host,omitempty"`
 }
 
 // ResultOK is the Result of an action that succeeded.
 const ResultOK = "ok"
+
+// ResultPending is the Result of an intent line: the action is about to start.
+const ResultPending = "pending"
+
+// Pending tells whether e is an intent line.
+func (e Entry) Pending() bool { return e.Result == ResultPending }
+
+// NewID returns a random identifier for an intent and its outcome.
+func NewID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Sprintf("t%x", time.Now().UnixNano())
+	}
+	return hex.EncodeToString(b[:])
+}
 
 // Log is an audit log file and its snapshots folder.
 type Log struct {
@@ -181,27 +208,114 @@ func clean(s string) string {
 	}, s)
 }
 
-// Read parses every line of the log at path, for tests and tools.
+// Read parses every line of the log at path: intent lines (Result "pending") and outcome
+// lines alike, and lines written before intents existed. A last line cut short (the process
+// died in the middle of its write) is ignored; any other line that is not an entry is an error
+// naming the line, returned with the entries read around it.
 func Read(path string) ([]Entry, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	return parse(f, path)
+}
+
+func parse(r io.Reader, name string) ([]Entry, error) {
 	var out []Entry
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 4<<20)
-	for n := 1; sc.Scan(); n++ {
-		if len(strings.TrimSpace(sc.Text())) == 0 {
-			continue
+	var bad error
+	br := bufio.NewReaderSize(r, 64*1024)
+	for n := 1; ; n++ {
+		line, err := readLine(br, maxLine)
+		last := err != nil // io.EOF: no newline after this line
+		if len(bytes.TrimSpace(line)) > 0 {
+			var e Entry
+			if uerr := json.Unmarshal(line, &e); uerr != nil {
+				if !last && bad == nil {
+					bad = fmt.Errorf("%s:%d: not an audit entry: %w", name, n, uerr)
+				}
+			} else {
+				out = append(out, e)
+			}
 		}
-		var e Entry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return out, fmt.Errorf("%s:%d: %w", path, n, err)
+		if err == errLineTooLong && bad == nil {
+			bad = fmt.Errorf("%s:%d: line longer than %d bytes", name, n, maxLine)
 		}
-		out = append(out, e)
+		if err == io.EOF {
+			return out, bad
+		}
+		if err != nil && err != errLineTooLong {
+			return out, err
+		}
 	}
-	return out, sc.Err()
+}
+
+// maxLine bounds one audit line (a reason with measured values is well under 1 KiB).
+const maxLine = 4 << 20
+
+var errLineTooLong = errors.New("line too long")
+
+// readLine reads up to and without the next newline; io.EOF when the input ended first.
+// A line longer than max is skipped to its end and reported as errLineTooLong.
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	tooLong := false
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !tooLong && len(line)+len(chunk) <= max+1 {
+			line = append(line, chunk...)
+		} else {
+			tooLong, line = true, nil
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case tooLong && err == nil:
+			return nil, errLineTooLong
+		case err == nil:
+			return line[:len(line)-1], nil
+		default:
+			return line, err
+		}
+	}
+}
+
+// Unfinished returns the intent lines of the log at path that have no outcome line: actions
+// whose process stopped between the two. A missing log has none.
+func Unfinished(path string) ([]Entry, error) {
+	entries, err := Read(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	done := map[string]bool{}
+	for _, e := range entries {
+		if e.ID != "" && !e.Pending() {
+			done[e.ID] = true
+		}
+	}
+	var out []Entry
+	for _, e := range entries {
+		if e.Pending() && e.ID != "" && !done[e.ID] {
+			out = append(out, e)
+			done[e.ID] = true // an intent written twice is one action
+		}
+	}
+	return out, err
+}
+
+// Lock takes an exclusive lock beside the log (audit.jsonl.lock), held until unlock is
+// called, so that two opsdeck processes starting at once do not both settle the same
+// unfinished intent.
+func (l *Log) Lock() (unlock func(), err error) {
+	f, err := os.OpenFile(l.path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("audit log lock: %w", err)
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 func syncDir(dir string) error {
@@ -211,4 +325,15 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// Outcomes keeps the lines that record what happened: every line but the intents.
+func Outcomes(entries []Entry) []Entry {
+	out := make([]Entry, 0, len(entries))
+	for _, e := range entries {
+		if !e.Pending() {
+			out = append(out, e)
+		}
+	}
+	return out
 }

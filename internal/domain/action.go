@@ -51,6 +51,28 @@ type Action struct {
 	Color Color
 	// Snapshot, for a rollback: the ID of a saved snapshot to restore instead of a revision.
 	Snapshot string
+	// Expect, when set, is what the person who confirmed the action saw: the executor refuses,
+	// changing nothing, when the service no longer matches it.
+	Expect *Precondition
+}
+
+// Precondition is the state of a service an action was confirmed on. Zero fields are not
+// checked.
+type Precondition struct {
+	// Revision of the Deployment (the switch count of a blue-green service).
+	Revision int64
+	// Generation of the Deployment (of the active colour's, for a blue-green service): it moves
+	// with every spec change and, unlike the resourceVersion, not with the controller's status
+	// updates during a rollout.
+	Generation int64
+	// Image is the main image the person saw running.
+	Image string
+	// Color is the active colour of a blue-green service.
+	Color Color
+	// ResourceVersion of what was read: the Deployment, or the blue-green Service, whose
+	// annotations carry any pending switch. Checked exactly for a Service; for a Deployment
+	// only reported (Generation tells a spec change from a status update).
+	ResourceVersion string
 }
 
 // Result is what an action did.
@@ -72,4 +94,7 @@ type Result struct {
 	PendingSwitch Color
 	// Switched, for a blue-green service, is the colour the action switched traffic to.
 	Switched Color
+	// Precondition is the state the action was planned on (Preview fills it): a confirmed
+	// action carries it back as Action.Expect.
+	Precondition Precondition
 }

@@ -10,3 +10,18 @@ var (
 	// ErrReadOnly: opsdeck runs with --readonly.
 	ErrReadOnly = errors.New("read-only mode")
 )
+
+// StoodDownError is the error of a guard action that found its work already done by someone
+// else (another guard won the race): not a failure, it wraps ErrConflict and says who and when.
+type StoodDownError struct {
+	By LastAction
+	// What the executor found, e.g. "order-service is at revision 3, not 2".
+	What string
+}
+
+func (e *StoodDownError) Error() string {
+	return "stood down: already done by " + e.By.Who() + " (" + e.What + ")"
+}
+
+// Is makes errors.Is(err, ErrConflict) hold.
+func (e *StoodDownError) Is(target error) bool { return target == ErrConflict }

@@ -161,7 +161,7 @@ func (f *bgFixture) auditActions(t *testing.T) []audit.Entry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return es
+	return audit.Outcomes(es)
 }
 
 // A blue-green deploy started by a process that then exits is finished by another opsdeck
