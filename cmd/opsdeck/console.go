@@ -32,7 +32,7 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 	defer cancel()
 	if demoMode {
 		b := demo.New(domain.SystemClock{}, demo.WithBlueGreen(cfg.BlueGreen.Preview.Duration, cfg.BlueGreen.ScaleDownDelay.Duration))
-		cg := newConsoleGuard(cfg, b, nil, guardOn)
+		cg := newConsoleGuard(cfg, b, nil, guardOn, g.readOnly)
 		go cg.run(ctx)
 		return app.Run(ctx, b, cg.options(opts))
 	}
@@ -41,7 +41,8 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 		return err
 	}
 	defer lb.close()
-	cg := newConsoleGuard(cfg, lb.backend, lb.recorder, guardOn)
+	cg := newConsoleGuard(cfg, lb.backend, lb.recorder, guardOn, g.readOnly)
+	cg.reportSettled(g.settled)
 	go cg.run(ctx)
 	err = app.Run(ctx, lb.backend, cg.options(opts))
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {

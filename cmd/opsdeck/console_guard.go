@@ -25,10 +25,16 @@ type consoleGuard struct {
 	shown   map[string]guard.Verdict
 }
 
-func newConsoleGuard(cfg config.Config, b domain.Backend, rec *actions.EventRecorder, on bool) *consoleGuard {
+//
+// A read-only console writes nothing to anyone: no threshold Events in the cluster, no posts to
+// Alertmanager or the webhook; its alerts are on screen only.
+func newConsoleGuard(cfg config.Config, b domain.Backend, rec *actions.EventRecorder, on, readOnly bool) *consoleGuard {
 	c := &consoleGuard{updates: make(chan app.GuardUpdate, 1), shown: map[string]guard.Verdict{}}
 	c.on.Store(on)
 	c.runner = newGuardRunner(cfg, b, rec, false, slog.New(slog.DiscardHandler))
+	if readOnly {
+		c.runner.Notifier, c.runner.AlertEvents = nil, nil
+	}
 	c.runner.Enabled = c.on.Load
 	return c
 }
@@ -108,4 +114,21 @@ var verdictReasons = map[guard.Verdict]string{
 func serviceName(key string) string {
 	_, name, _ := strings.Cut(key, "/")
 	return name
+}
+
+// reportSettled puts the actions of unknown outcome found at start in the events pane, before
+// the first round (the updates channel is empty then).
+func (c *consoleGuard) reportSettled(settled []actions.Settled) {
+	if len(settled) == 0 {
+		return
+	}
+	u := app.GuardUpdate{States: map[string]string{}}
+	for _, s := range settled {
+		u.Events = append(u.Events, domain.Event{Time: s.Intent.Time, Source: domain.SourceAction, Type: "Warning",
+			Reason: "UnknownOutcome", Object: "deployment/" + s.Intent.Service, Message: "1 action of unknown outcome: " + s.Line()})
+	}
+	select {
+	case c.updates <- u:
+	default:
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/metrics"
+	"github.com/opsdeck/opsdeck/internal/safe"
 )
 
 // loadConfig reads --config (or the default file, or the defaults) and applies --prometheus.
@@ -49,15 +51,41 @@ func (g *globals) executor(conn *cluster.Conn) (*actions.Executor, *actions.Even
 		return nil, nil, err
 	}
 	rec := actions.NewEventRecorder(conn.Client)
-	return &actions.Executor{
+	exec := &actions.Executor{
 		Client:   conn.Client,
 		Audit:    log,
 		Identity: conn.Identity,
 		ReadOnly: g.readOnly,
 		Recorder: rec,
 		Clock:    domain.SystemClock{},
-	}, rec, nil
+	}
+	g.settleUnknown(exec)
+	return exec, rec, nil
 }
+
+// settleUnknown reports, on stderr (and in the console's events pane), the actions of the
+// audit log whose process stopped between their intent and their outcome, with what the
+// cluster shows of them now; each is then settled in the log and reported once.
+func (g *globals) settleUnknown(exec *actions.Executor) {
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	settled, err := exec.Recover(ctx)
+	if len(settled) > 1 {
+		fmt.Fprintf(g.streams.ErrOut, "opsdeck: %s:\n", actions.Summary(settled))
+		for _, s := range settled {
+			fmt.Fprintf(g.streams.ErrOut, "opsdeck:   %s\n", safe.Text(s.Line()))
+		}
+	} else if len(settled) == 1 {
+		fmt.Fprintf(g.streams.ErrOut, "opsdeck: %s\n", safe.Text(actions.Summary(settled)))
+	}
+	if err != nil {
+		fmt.Fprintf(g.streams.ErrOut, "opsdeck: %s\n", safe.Text(err.Error()))
+	}
+	g.settled = append(g.settled, settled...)
+}
+
+// settleTimeout bounds the cluster reads that settle actions of unknown outcome at start.
+const settleTimeout = 10 * time.Second
 
 // metricsSource connects to Prometheus when one is configured; otherwise nil and the reason.
 func metricsSource(cfg config.Config, conn *cluster.Conn) (*metrics.Source, error) {

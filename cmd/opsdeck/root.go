@@ -13,6 +13,8 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/klog/v2"
+
+	"github.com/opsdeck/opsdeck/internal/actions"
 )
 
 // streams are the standard streams, injected (kubectl's IOStreams).
@@ -47,6 +49,8 @@ type globals struct {
 	display string
 	// observeOnly keeps the live backend from finishing pending blue-green steps (guard --dry-run).
 	observeOnly bool
+	// settled are the actions of unknown outcome found in the audit log at start.
+	settled []actions.Settled
 }
 
 // run builds the command tree for args[0]'s name, runs it and returns the exit code, after

@@ -13,6 +13,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/safe"
 )
 
 // statusOptions is `opsdeck status`.
@@ -131,17 +132,17 @@ func (o *statusOptions) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("cluster %s did not answer within %s: %s", conn.Identity.Context, o.syncTimeout, why)
 	}
-	st := w.Build()
+	st := w.Build().Printable() // cluster text is printed only after safe.Text
 
 	doc := Status{At: st.At, Context: conn.Identity.Context, Cluster: conn.Identity.Cluster, User: conn.Identity.User,
 		Namespaces: append([]string{}, conn.Identity.Namespaces...), Services: []ServiceStatus{}}
 	var frame domain.MetricsFrame
 	if src, err := metricsSource(cfg, conn); err != nil {
-		doc.MetricsErr = err.Error()
+		doc.MetricsErr = safe.Redact(err.Error())
 	} else {
 		frame = src.Frame(ctx, st.Services)
 		if frame.Err != nil {
-			doc.MetricsErr = oneLine(frame.Err.Error())
+			doc.MetricsErr = safe.Redact(safe.Text(oneLine(frame.Err.Error())))
 		}
 	}
 	for _, s := range st.Services {
@@ -155,7 +156,7 @@ func (o *statusOptions) Run(ctx context.Context) error {
 		}
 		revs, _ := w.Revisions(s.Namespace, s.Name)
 		for _, r := range revs {
-			ss.Revisions = append(ss.Revisions, RevisionStatus{Number: r.Number, Image: r.Image, ChangeCause: r.ChangeCause,
+			ss.Revisions = append(ss.Revisions, RevisionStatus{Number: r.Number, Image: safe.Text(r.Image), ChangeCause: safe.Text(r.ChangeCause),
 				Created: r.Created, ReplicaSet: r.ReplicaSet, Current: r.Current, Color: r.Color})
 		}
 		for _, m := range domain.Metrics {

@@ -346,4 +346,3 @@ func orUnknown(s string) string {
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
-

@@ -118,6 +118,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			switch {
 			case o.DryRun:
 				log.Warn("would roll back (dry run)", attrs...)
+			case errors.Is(o.Err, domain.ErrConflict):
+				// Another guard (or a person) acted first: information, not a failure.
+				log.Info("stood down", append(attrs, "detail", o.Err.Error())...)
 			case o.Err != nil:
 				log.Error("rollback failed", append(attrs, "error", o.Err.Error())...)
 			default:

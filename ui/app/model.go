@@ -12,6 +12,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"github.com/opsdeck/opsdeck/ui/components/dialog"
 	"github.com/opsdeck/opsdeck/ui/components/events"
 	"github.com/opsdeck/opsdeck/ui/components/metrics"
@@ -230,6 +231,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.revAsked[msg.key] == msg.rev {
 			delete(m.revAsked, msg.key)
 		}
+		for i := range msg.revs {
+			msg.revs[i].Image, msg.revs[i].ChangeCause = safe.Text(msg.revs[i].Image), safe.Text(msg.revs[i].ChangeCause)
+		}
 		m.revisions[msg.key] = msg
 		cmds = append(cmds, m.revisionsArrived(msg))
 
@@ -286,6 +290,9 @@ func (m *Model) startPoll() tea.Cmd {
 }
 
 func (m *Model) applyState(st domain.ClusterState) {
+	// Text from the cluster is drawn only after safe.Text: an Event message or an image
+	// name must not drive the terminal.
+	st = st.Printable()
 	m.state = st
 	m.haveState = true
 	m.table.SetServices(st.Services)
@@ -373,7 +380,7 @@ func (m *Model) askRevisions(svc domain.Service, force bool) tea.Cmd {
 }
 
 func (m *Model) setStatus(s string, bad bool) {
-	m.status, m.statusBad, m.statusAt = s, bad, m.now
+	m.status, m.statusBad, m.statusAt = safe.Redact(safe.Text(s)), bad, m.now
 }
 
 func (m *Model) quit() tea.Cmd {

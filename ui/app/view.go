@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"github.com/opsdeck/opsdeck/ui/components/header"
 	"github.com/opsdeck/opsdeck/ui/format"
 )
@@ -231,7 +232,7 @@ func (m *Model) renderTitle(text string, width int, focused bool) string {
 func (m *Model) headerView() string {
 	errText := ""
 	if m.frame.Err != nil {
-		errText = m.frame.Err.Error()
+		errText = safe.Redact(safe.Text(m.frame.Err.Error()))
 	}
 	k := headerKey{m.width, m.now.Truncate(time.Second), m.haveState, m.state.API, m.haveFrame, errText, m.lastGood,
 		m.guardOn, m.guardText, m.opts.ReadOnly, m.theme.Plain}

@@ -48,6 +48,7 @@ func (m *Model) SetClusterEvents(ev []domain.Event) {
 
 // Add records a console event (an alert, a resolution, an action result).
 func (m *Model) Add(e domain.Event) {
+	e = e.Printable() // an action's error may quote cluster text
 	m.local = append([]domain.Event{e}, m.local...)
 	if len(m.local) > maxLocal {
 		m.local = m.local[:maxLocal]
