@@ -51,6 +51,10 @@ func (g *globals) act(ctx context.Context, a domain.Action, f actFlags) error {
 			return err
 		}
 	}
+	// What was previewed (and confirmed) is what may change: if the service moved meanwhile,
+	// the executor refuses with "changed since you confirmed".
+	seen := preview.Precondition
+	a.Expect = &seen
 	res, err := exec.Execute(ctx, a)
 	if err != nil {
 		return err

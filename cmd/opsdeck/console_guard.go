@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -86,6 +87,8 @@ func (c *consoleGuard) update(ev guard.Evaluation) app.GuardUpdate {
 		switch {
 		case o.DryRun:
 			e.Message = "would roll back (dry run): " + o.Decision.Reason
+		case errors.Is(o.Err, domain.ErrConflict):
+			e.Type, e.Reason, e.Message = "Normal", "AutoRollbackStoodDown", o.Err.Error()
 		case o.Err != nil:
 			e.Reason, e.Message = "AutoRollbackFailed", o.Decision.Reason+": "+o.Err.Error()
 		default:

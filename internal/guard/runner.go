@@ -43,8 +43,16 @@ type Runner struct {
 	released []string
 
 	// notifyQueue serialises deliveries so that a slow receiver never delays a rollback and
-	// resolutions never overtake the alerts they resolve.
-	notifyQueue chan []domain.Alert
+	// resolutions never overtake the alerts they resolve; it counts what it had to drop.
+	notifyQueue *notify.Queue
+}
+
+// NotifyStats are the counts of the notification queue (zero when nothing is configured).
+func (r *Runner) NotifyStats() notify.Stats {
+	if r.notifyQueue == nil {
+		return notify.Stats{}
+	}
+	return r.notifyQueue.Stats()
 }
 
 // Evaluation is one round of the guard.
@@ -77,8 +85,8 @@ func (r *Runner) Run(ctx context.Context) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if r.Notifier != nil {
-		r.notifyQueue = make(chan []domain.Alert, 64)
-		go r.deliver(ctx, log)
+		r.notifyQueue = notify.NewQueue(r.Notifier, notify.DefaultQueueSize, log)
+		go r.notifyQueue.Run(ctx)
 	}
 	states := r.Backend.Watch(ctx)
 	var latest domain.ClusterState
@@ -178,10 +186,7 @@ func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
 			}
 		}
 		if r.notifyQueue != nil {
-			select {
-			case r.notifyQueue <- ev.Alerts:
-			default: // receivers far behind: drop rather than block the guard
-			}
+			r.notifyQueue.Enqueue(ev.Alerts) // receivers far behind: dropped and counted, never waited for
 		}
 	}
 	if r.OnEvaluate != nil {
@@ -196,22 +201,6 @@ func (r *Runner) Release(key string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.released = append(r.released, key)
-}
-
-// deliver sends queued alerts to the notifier, one batch at a time, until ctx ends.
-func (r *Runner) deliver(ctx context.Context, log *slog.Logger) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case batch := <-r.notifyQueue:
-			sendCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			if err := r.Notifier.Notify(sendCtx, batch); err != nil {
-				log.Error("notification failed", "error", err.Error())
-			}
-			cancel()
-		}
-	}
 }
 
 // rollbackAlert tells receivers that the guard rolled a service back, and why.

@@ -50,8 +50,15 @@ func (m *Model) refuse(kind domain.ActionKind) (domain.Service, bool) {
 	return svc, false
 }
 
+// newAction starts an action on svc as the screen shows it: the revision, spec generation and
+// (blue-green) active colour the person sees go with it, and the executor refuses the action,
+// changing nothing, if the service has moved on by the time it is confirmed.
 func (m *Model) newAction(kind domain.ActionKind, svc domain.Service) domain.Action {
-	return domain.Action{Kind: kind, Namespace: svc.Namespace, Service: svc.Name, Trigger: domain.TriggerKey}
+	seen := &domain.Precondition{Revision: svc.Revision, Generation: svc.Generation}
+	if svc.BlueGreen != nil {
+		seen.Color = svc.BlueGreen.Active
+	}
+	return domain.Action{Kind: kind, Namespace: svc.Namespace, Service: svc.Name, Trigger: domain.TriggerKey, Expect: seen}
 }
 
 func (m *Model) open(d dialog.Model) {
