@@ -26,7 +26,6 @@ type consoleGuard struct {
 	shown   map[string]guard.Verdict
 }
 
-//
 // A read-only console writes nothing to anyone: no threshold Events in the cluster, no posts to
 // Alertmanager or the webhook; its alerts are on screen only.
 func newConsoleGuard(cfg config.Config, b domain.Backend, rec *actions.EventRecorder, on, readOnly bool) *consoleGuard {
