@@ -31,12 +31,11 @@ func (e *Executor) writeAhead(ctx context.Context, a domain.Action, res domain.R
 		return "", fmt.Errorf("refusing to %s %s: the audit log cannot be written, so nothing was changed (%v); fix it or pass --audit-log PATH",
 			a.Kind, a.Service, oneLine(err.Error()))
 	}
-	if hook := os.Getenv(faultHoldEnv); hook != "" {
-		holdForFault(hook)
-	}
+	holdForFault(faultHoldAfterIntent)
 	ctx = withLastAction(ctx, domain.LastAction{Action: a.Kind, User: e.Identity.User, Trigger: a.Trigger, Time: res.At.UTC(),
 		FromRevision: res.FromRevision, ToRevision: res.ToRevision, ID: intent.ID})
 	msg, actErr := run(ctx)
+	holdForFault(faultHoldBeforeOutcome)
 	if actErr != nil {
 		actErr = e.apiError(actErr, a, verb, resource)
 		if sd := e.alreadyDone(ctx, a, intent.ID, actErr); sd != nil {
@@ -61,13 +60,21 @@ func (e *Executor) writeAhead(ctx context.Context, a domain.Action, res domain.R
 	return msg, nil
 }
 
-// faultHoldEnv, for game days only, holds every action for the given duration between its
-// intent line and its first API call, so that a test can kill the process there.
-const faultHoldEnv = "OPSDECK_FAULT_HOLD_AFTER_INTENT"
+// Fault injection, for game days only: each holds every action for the duration it is set to
+// (e.g. 60s), after the intent line (before the first API call) or after the API calls (before
+// the outcome line), so that a test can kill the process there.
+const (
+	faultHoldAfterIntent   = "OPSDECK_FAULT_HOLD_AFTER_INTENT"
+	faultHoldBeforeOutcome = "OPSDECK_FAULT_HOLD_BEFORE_OUTCOME"
+)
 
-func holdForFault(v string) {
+func holdForFault(env string) {
+	v := os.Getenv(env)
+	if v == "" {
+		return
+	}
 	if d, err := time.ParseDuration(v); err == nil && d > 0 {
-		fmt.Fprintf(os.Stderr, "opsdeck: %s: holding %s after the intent line\n", faultHoldEnv, d)
+		fmt.Fprintf(os.Stderr, "opsdeck: %s: holding %s\n", env, d)
 		time.Sleep(d)
 	}
 }
@@ -187,8 +194,8 @@ func (e *Executor) Recover(ctx context.Context) ([]Settled, error) {
 	if e.Audit == nil || e.ReadOnly {
 		return nil, nil
 	}
-	if _, err := os.Stat(e.Audit.Path()); errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+	if fi, err := os.Stat(e.Audit.Path()); err != nil || !fi.Mode().IsRegular() {
+		return nil, nil // no log yet, or none that can hold lines: an action will say why
 	}
 	unlock, err := e.Audit.Lock()
 	if err != nil {
