@@ -33,8 +33,10 @@ func FuzzValidateImage(f *testing.F) {
 		if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
 			name = name[:i]
 		}
+		// The first component is a registry when it has '.' or ':', is localhost, or has an
+		// uppercase letter (containerd's splitDockerDomain); the rest must be lowercase.
 		repo := name
-		if i := strings.Index(name, "/"); i >= 0 && strings.ContainsAny(name[:i], ".:[") {
+		if i := strings.Index(name, "/"); i >= 0 && (strings.ContainsAny(name[:i], ".:[") || name[:i] == "localhost" || strings.ToLower(name[:i]) != name[:i]) {
 			repo = name[i+1:]
 		}
 		if repo != strings.ToLower(repo) {
