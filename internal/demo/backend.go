@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -216,6 +217,26 @@ func (b *Backend) Execute(ctx context.Context, a domain.Action) (domain.Result, 
 	return res, err
 }
 
+// changedSinceConfirmed refuses, as the real executor does, an action confirmed on a revision
+// (or, blue-green, an active colour) the service has left since.
+func changedSinceConfirmed(a domain.Action, name string, rev int64, active domain.Color) error {
+	x := a.Expect
+	if x == nil {
+		return nil
+	}
+	var diffs []string
+	if x.Color != "" && active != "" && x.Color != active {
+		diffs = append(diffs, fmt.Sprintf("traffic is on %s, not %s", active, x.Color))
+	}
+	if x.Revision != 0 && x.Revision != rev {
+		diffs = append(diffs, fmt.Sprintf("revision %d, not %d", rev, x.Revision))
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: changed since you confirmed: %s: %s; nothing was changed, look again", domain.ErrConflict, name, strings.Join(diffs, ", "))
+}
+
 func (b *Backend) execute(a domain.Action, now time.Time) (domain.Result, error) {
 	res := domain.Result{Action: a, At: now}
 	if bg := b.sim.findBlueGreen(a.Namespace, a.Service); bg != nil {
@@ -229,6 +250,9 @@ func (b *Backend) execute(a domain.Action, now time.Time) (domain.Result, error)
 	res.FromImage, res.ToImage = d.tmpl.image(), d.tmpl.image()
 	if a.ExpectRevision != 0 && a.ExpectRevision != d.revision {
 		return res, fmt.Errorf("%s %s: %w: expected revision %d, found %d", a.Kind, d.name, ErrConflict, a.ExpectRevision, d.revision)
+	}
+	if err := changedSinceConfirmed(a, d.name, d.revision, ""); err != nil {
+		return res, err
 	}
 	switch a.Kind {
 	case domain.ActionDeploy:

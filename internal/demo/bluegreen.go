@@ -157,6 +157,9 @@ func (s *sim) executeBlueGreen(bg *blueGreen, a domain.Action, now time.Time) (d
 	if a.ExpectRevision != 0 && a.ExpectRevision != bg.revision {
 		return res, fmt.Errorf("%s %s: %w: expected revision %d, found %d", a.Kind, bg.name, ErrConflict, a.ExpectRevision, bg.revision)
 	}
+	if err := changedSinceConfirmed(a, bg.name, bg.revision, bg.active); err != nil {
+		return res, err
+	}
 	switch a.Kind {
 	case domain.ActionDeploy:
 		if a.Image == active.tmpl.image() && bg.pending == "" {

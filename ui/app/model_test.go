@@ -479,3 +479,30 @@ func TestErrorsBecomeState(t *testing.T) {
 		t.Fatalf("status:\n%s", h.screen())
 	}
 }
+
+// A deploy confirmed on what the screen showed is refused if the service moved between the
+// dialog and the "y" (here another deploy landed): the action carries the revision seen.
+func TestConfirmedDeployRefusedWhenTheServiceMoved(t *testing.T) {
+	h := newHarness(t, 100, 30, Options{})
+	h.settle()
+	h.press("j", "j", "j", "d", "ctrl+u")
+	h.typeText("order-service:v2")
+	h.press("enter")
+	if h.m.dialog == nil || h.m.dialog.Kind() != dialog.Confirm {
+		t.Fatal("no confirmation")
+	}
+	// Someone else deploys meanwhile.
+	if _, err := h.b.Execute(context.Background(), domain.Action{Kind: domain.ActionDeploy, Namespace: "shop", Service: "order-service",
+		Image: "order-service:v3", Trigger: domain.TriggerCLI}); err != nil {
+		t.Fatal(err)
+	}
+	h.press("y")
+	h.until("the action's result", func(m Model) bool { return m.pending == 0 })
+	ev := h.m.events.Entries()[0]
+	if ev.Type != "Warning" || !strings.Contains(ev.Message, "changed since you confirmed: order-service: revision 2, not 1") {
+		t.Fatalf("events pane: %+v", ev)
+	}
+	if st := h.b.State(); st.Services[3].Image != "order-service:v3" {
+		t.Fatalf("the refused deploy changed the service: %s", st.Services[3].Image)
+	}
+}
