@@ -133,6 +133,7 @@ func TestRecoverSettlesIntentsWithoutOutcome(t *testing.T) {
 	f := setup(t)
 	f.env.CreateDeployment(t, f.ns, "web", "web:v1", 1)
 	f.do(t, domain.Action{Kind: domain.ActionDeploy, Service: "web", Image: "web:v2"})
+	f.wait(t, "web") // the controller has numbered the revision
 	// The process "died" after the API call: drop the outcome line.
 	all, _ := audit.Read(f.log.Path())
 	intent := all[0]
