@@ -116,6 +116,7 @@ func guardConfig(cfg config.Config) guard.Config {
 		StableAfter:    cfg.Guard.StableAfter.Duration,
 		NoDataRollback: cfg.Guard.NoData == config.NoDataRollback,
 		Thresholds:     cfg.ThresholdSet(),
+		CrashRestarts:  cfg.Guard.CrashRestarts,
 	}
 }
 
