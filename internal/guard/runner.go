@@ -3,6 +3,7 @@ package guard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -19,6 +20,10 @@ type Runner struct {
 	Clock   domain.Clock
 	// Interval is how often the guard reads metrics and judges (default 1 s).
 	Interval time.Duration
+	// ReadTimeout bounds each read of a round (metrics, counts; default 10 s) and ActTimeout
+	// each action it executes (default 30 s): a hung API server or Prometheus makes a round
+	// inconclusive or an action failed, never a guard that waits forever.
+	ReadTimeout, ActTimeout time.Duration
 	// DryRun decides and reports but changes nothing.
 	DryRun bool
 	// Enabled, when set, switches the guard on and off while it runs (the console's `a`):
@@ -136,7 +141,7 @@ func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
 	}
 	r.released = nil
 	r.mu.Unlock()
-	frame := r.Backend.Metrics(ctx, st.Services)
+	frame := r.readMetrics(ctx, st.Services)
 	now := r.Clock.Now()
 	var statuses map[string]Status
 	var decisions []Decision
@@ -155,7 +160,7 @@ func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
 		if r.DryRun {
 			r.Engine.Done(d, nil, false)
 		} else {
-			o.Result, o.Err = r.Backend.Execute(ctx, d.Action())
+			o.Result, o.Err = r.execute(ctx, d.Action())
 			r.Engine.Done(d, o.Err, errors.Is(o.Err, domain.ErrConflict))
 		}
 		ev.Outcomes = append(ev.Outcomes, o)
@@ -185,6 +190,63 @@ func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
 		r.OnEvaluate(ev)
 	}
 	return ev
+}
+
+// readMetrics reads a frame within ReadTimeout. A backend that ignores its context still cannot
+// hold the round: past the deadline the frame is "Prometheus unavailable" (inconclusive).
+func (r *Runner) readMetrics(ctx context.Context, services []domain.Service) domain.MetricsFrame {
+	timeout := orDuration(r.ReadTimeout, 10*time.Second)
+	f, err := withDeadline(ctx, timeout, func(ctx context.Context) (domain.MetricsFrame, error) {
+		return r.Backend.Metrics(ctx, services), nil
+	})
+	if err != nil {
+		return domain.MetricsFrame{At: r.Clock.Now(), Err: fmt.Errorf("metrics: no answer within %s: %w", timeout, err)}
+	}
+	return f
+}
+
+// execute performs a decision's action within ActTimeout.
+func (r *Runner) execute(ctx context.Context, a domain.Action) (domain.Result, error) {
+	timeout := orDuration(r.ActTimeout, 30*time.Second)
+	res, err := withDeadline(ctx, timeout, func(ctx context.Context) (domain.Result, error) {
+		return r.Backend.Execute(ctx, a)
+	})
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("%s %s: no answer within %s (the API server may still apply it; the guard reads the cluster again): %w",
+			a.Kind, a.Service, timeout, err)
+	}
+	return res, err
+}
+
+// withDeadline runs call with a context that ends after timeout, and returns when call does or
+// when the deadline passes, whichever is first: a call that ignores its context is left behind
+// (its result is dropped) rather than waited for.
+func withDeadline[T any](ctx context.Context, timeout time.Duration, call func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := call(ctx)
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // Release clears the guard's hold on a service (key namespace/name) at its next round: a human
