@@ -117,6 +117,11 @@ func guardConfig(cfg config.Config) guard.Config {
 		NoDataRollback: cfg.Guard.NoData == config.NoDataRollback,
 		Thresholds:     cfg.ThresholdSet(),
 		CrashRestarts:  cfg.Guard.CrashRestarts,
+		Early: guard.EarlyConfig{
+			Enabled:     cfg.Guard.Early.Enabled,
+			Confidence:  cfg.Guard.Early.Confidence,
+			MinRequests: cfg.Guard.Early.MinRequests,
+		},
 	}
 }
 

@@ -11,9 +11,12 @@ import (
 // countScope is one ReplicaSet whose requests the guard counts this round.
 type countScope struct {
 	// Since is when its counting began: the new revision's creation (its pods' counters
-	// started at 0 then); zero for an old revision, which is counted from the first reading,
-	// so that it is compared with the new one over the same time.
+	// started at 0 then); zero means at its first reading.
 	Since time.Time
+	// Old is set for a revision that served before the guard read it: it is counted from its
+	// first reading (what its pods had counted then is subtracted), so that it is compared
+	// with the new one over the same time.
+	Old bool
 }
 
 // counterBook turns per-pod counter readings, round after round, into per-revision counts
@@ -58,7 +61,7 @@ func (b *counterBook) observe(now time.Time, scope map[string]countScope, readin
 		p := b.pods[r.Namespace+"/"+r.Pod]
 		if p == nil {
 			p = &podCount{rs: key}
-			if scope[key].Since.IsZero() {
+			if scope[key].Old {
 				p.base = v
 			}
 			b.pods[r.Namespace+"/"+r.Pod] = p

@@ -22,6 +22,17 @@ type Config struct {
 	// CrashRestarts is how many restarts of the new revision's pods make a crash loop (a pod
 	// in CrashLoopBackOff is one at once); fewer only alert. 0 means 3.
 	CrashRestarts int
+	// Early is the early verdict on counted requests (see sequential.go).
+	Early EarlyConfig
+}
+
+// EarlyConfig configures the early verdict: a 5xx or latency rollback rule is breached at once
+// when the new revision's counted requests prove, with Confidence at every look, that its
+// share of failures is above the rule's bound, on at least MinRequests requests.
+type EarlyConfig struct {
+	Enabled     bool
+	Confidence  float64
+	MinRequests int
 }
 
 // maxConflicts is how many conflicts in a row on one revision the guard accepts before it
@@ -164,8 +175,7 @@ func (e *Engine) evaluate(now time.Time, svc domain.Service, f domain.MetricsFra
 		return st, nil
 	}
 
-	inWindow := svc.Phase == domain.PhaseProgressing || svc.Phase == domain.PhaseStalled ||
-		(!svc.RolloutStarted.IsZero() && now.Sub(svc.RolloutStarted) <= e.cfg.Window)
+	inWindow := e.inWindow(svc, now)
 
 	// Evidence without metrics.
 	var reason string
@@ -193,6 +203,31 @@ func (e *Engine) evaluate(now time.Time, svc domain.Service, f domain.MetricsFra
 			st.Verdict, st.Metric, st.Rule = VerdictInconclusive, m, describeRule(th)
 			st.Detail = "Prometheus unavailable (" + f.Err.Error() + "): not a breach"
 			continue
+		}
+		if ev, ok := e.early(svc, newRS, th, f, now); ok {
+			cand := Status{Service: st.Service, Verdict: VerdictBreaching, Rule: describeRule(th), Metric: m,
+				Value: math.NaN(), Old: math.NaN(), Detail: ev.detail}
+			if v, ok := newVals.Get(m); ok {
+				cand.Value = v
+			}
+			if ev.notRollout {
+				// Alert only; the for rule still runs below with its own comparison.
+				cand.Verdict = VerdictNotRollout
+				if worst.Verdict == "" {
+					worst = cand
+				}
+			} else {
+				// The counts prove the breach: no need to wait for the rule's for.
+				breached = true
+				if _, seen := t.breachSince[m]; !seen {
+					t.breachSince[m] = now
+				}
+				if reason == "" {
+					reason = ev.detail
+				}
+				worst = cand
+				continue
+			}
 		}
 		v, present := newVals.Get(m)
 		if !haveNew || !present {
@@ -283,6 +318,30 @@ func (e *Engine) evaluate(now time.Time, svc domain.Service, f domain.MetricsFra
 	t.pending = d
 	st.Verdict, st.Detail, st.Left = VerdictRollingBack, d.Reason, 0
 	return st, d
+}
+
+// inWindow tells whether svc's rollout may still be rolled back: in progress, stalled, or
+// begun within Window.
+func (e *Engine) inWindow(svc domain.Service, now time.Time) bool {
+	return svc.Phase == domain.PhaseProgressing || svc.Phase == domain.PhaseStalled ||
+		(!svc.RolloutStarted.IsZero() && now.Sub(svc.RolloutStarted) <= e.cfg.Window)
+}
+
+// countScope is what the early verdict counts: the new and the serving old ReplicaSets of
+// every service in its window, keyed namespace/replicaset.
+func (e *Engine) countScope(now time.Time, st domain.ClusterState) map[string]countScope {
+	scope := map[string]countScope{}
+	for _, svc := range st.Services {
+		newRS, ok := svc.NewReplicaSet()
+		if !ok || !e.inWindow(svc, now) {
+			continue
+		}
+		scope[svc.Namespace+"/"+newRS.Name] = countScope{Since: newRS.Created}
+		for _, old := range svc.OldReplicaSets() {
+			scope[svc.Namespace+"/"+old.Name] = countScope{Old: true}
+		}
+	}
+	return scope
 }
 
 // target is the revision to return to: the newest known-good one, else the newest before the

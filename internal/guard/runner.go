@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +48,9 @@ type Runner struct {
 	// released are the services a human cleared since the last round (Release).
 	mu       sync.Mutex
 	released []string
+
+	// counts keeps the per-pod counters of the early verdict between rounds.
+	counts *counterBook
 
 	// notifyQueue serialises deliveries so that a slow receiver never delays a rollback and
 	// resolutions never overtake the alerts they resolve.
@@ -143,6 +148,7 @@ func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
 	r.mu.Unlock()
 	frame := r.readMetrics(ctx, st.Services)
 	now := r.Clock.Now()
+	r.readCounts(ctx, now, st, &frame)
 	var statuses map[string]Status
 	var decisions []Decision
 	if r.Enabled == nil || r.Enabled() {
@@ -203,6 +209,39 @@ func (r *Runner) readMetrics(ctx context.Context, services []domain.Service) dom
 		return domain.MetricsFrame{At: r.Clock.Now(), Err: fmt.Errorf("metrics: no answer within %s: %w", timeout, err)}
 	}
 	return f
+}
+
+// readCounts adds to f the request counts of the ReplicaSets of every service in its guard
+// window, for the early verdict: one query, whatever their number. Backends that cannot count
+// (the demo) leave f.Counts nil, and the rules' for decides alone.
+func (r *Runner) readCounts(ctx context.Context, now time.Time, st domain.ClusterState, f *domain.MetricsFrame) {
+	reader, ok := r.Backend.(domain.CounterReader)
+	if !ok || !r.Engine.cfg.Early.Enabled || f.Err != nil || (r.Enabled != nil && !r.Enabled()) {
+		return
+	}
+	scope := r.Engine.countScope(now, st)
+	if len(scope) == 0 {
+		return
+	}
+	refs := make([]domain.ReplicaSetRef, 0, len(scope))
+	for key := range scope {
+		ns, name, _ := strings.Cut(key, "/")
+		refs = append(refs, domain.ReplicaSetRef{Namespace: ns, Name: name})
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Namespace+"/"+refs[i].Name < refs[j].Namespace+"/"+refs[j].Name })
+	timeout := orDuration(r.ReadTimeout, 10*time.Second)
+	pods, err := withDeadline(ctx, timeout, func(ctx context.Context) ([]domain.PodCounters, error) {
+		return reader.Counters(ctx, refs)
+	})
+	f.Queries++
+	if err != nil {
+		f.CountsErr = err
+		return
+	}
+	if r.counts == nil {
+		r.counts = newCounterBook()
+	}
+	f.Counts = r.counts.observe(now, scope, pods)
 }
 
 // execute performs a decision's action within ActTimeout.
