@@ -29,8 +29,9 @@ func BenchmarkGuardReaction(b *testing.B) {
 				env.CreateDeployment(b, ns, "web", "web:v1", 3)
 				g := startGuardB(b, env, ns)
 				setImage(b, client, ns, "web", "web:v2-"+tag)
+				// The audit line follows the patch: wait for both.
 				sandbox.WaitFor(b, 90*time.Second, "the rollback", func() (bool, string) {
-					return image(b, client, ns, "web") == "web:v1", g.output()
+					return image(b, client, ns, "web") == "web:v1" && len(rollbacks(b, g.audit)) == 1, g.output()
 				})
 				total += reaction(b, env, client, ns, "web", "web:v2-"+tag, g.audit)
 			}
