@@ -117,3 +117,20 @@ func TestEarlyVerdictLatency(t *testing.T) {
 	slow(1, "p99: 150 of 2000 requests slower than 1 s in 10 s (7.5 %), above 1 % with confidence 1-1e-9")
 	slow(1.2, "p99: 100 of 2000 requests slower than 2.5 s (the first bucket edge above the 1.2 s bound) in 10 s (5 %)")
 }
+
+// CPU and memory rules are not statements about counts: they keep their for only.
+func TestEarlyVerdictOnlyCountsRequests(t *testing.T) {
+	c := domain.RevisionCounts{Requests: 1000, Errors: 1000, Latency: []domain.Bucket{{LE: 1, Count: 0}, {LE: math.Inf(1), Count: 1000}}}
+	for _, m := range []domain.Metric{domain.MetricCPU, domain.MetricMemory, domain.MetricRequestRate, domain.MetricMemoryGrowth} {
+		if _, _, _, _, ok := countFailures(c, domain.Threshold{Metric: m, Value: 0.5, Rollback: true}); ok {
+			t.Errorf("%s counted failures", m)
+		}
+	}
+	e := New(earlyConfig())
+	cpu := domain.Threshold{Metric: domain.MetricCPU, Value: 0.5, Rollback: true}
+	svc := service(domain.PhaseProgressing, t0, bad2, good1)
+	f := counted(1000, 1000, 0, 1000)
+	if _, ok := e.early(svc, bad2, cpu, f, t0.Add(time.Second)); ok {
+		t.Error("a CPU rule was decided by counts")
+	}
+}
