@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +72,32 @@ func TestGuardOneRestartIsNotACrashLoop(t *testing.T) {
 	})
 	if rb := rollbacks(t, g.audit); !strings.Contains(rb[0].Reason, "3 restarts of revision 2's pods") {
 		t.Errorf("reason %q, want it to count 3 restarts", rb[0].Reason)
+	}
+}
+
+// Issue 9, defect 7, against the sandbox: with Prometheus unreachable and no_data: rollback,
+// a rollout in the guard's window is inconclusive ("Prometheus unavailable"), never rolled
+// back, past its rule's for.
+func TestGuardPrometheusDownIsNotNoData(t *testing.T) {
+	env, client, ns := guardedService(t, "maps")
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte("guard:\n  no_data: rollback\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A port nothing listens on: every query is refused. The last --prometheus wins.
+	g := startGuard(t, env, ns, "--config", cfg, "--prometheus", "http://127.0.0.1:9")
+	setImage(t, client, ns, "maps", "maps:v2")
+	sandbox.WaitRolledOut(t, client, ns, "maps", 90*time.Second)
+	// Past the 5xx rule's for (20 s) and the p99 rule's (30 s).
+	for end := time.Now().Add(35 * time.Second); time.Now().Before(end); time.Sleep(time.Second) {
+		if img := image(t, client, ns, "maps"); img != "maps:v2" {
+			t.Fatalf("Prometheus down rolled maps:v2 back to %s:\n%s", img, g.output())
+		}
+	}
+	if rb := rollbacks(t, g.audit); len(rb) != 0 {
+		t.Fatalf("rollbacks with Prometheus down: %+v", rb)
+	}
+	if out := g.output(); !strings.Contains(out, `"verdict":"inconclusive"`) || !strings.Contains(out, "Prometheus unavailable") {
+		t.Errorf("the guard did not say Prometheus is unavailable:\n%s", out)
 	}
 }
