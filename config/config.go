@@ -135,6 +135,23 @@ type Guard struct {
 	StableAfter Duration `json:"stable_after"`
 	// NoData is inconclusive or rollback.
 	NoData string `json:"no_data"`
+	// CrashRestarts is how many restarts of a new revision's pods make a crash loop (a pod in
+	// CrashLoopBackOff is one at once); fewer only alert.
+	CrashRestarts int `json:"crash_restarts"`
+	// Early is the early verdict on the 5xx and latency rules, from counted requests.
+	Early Early `json:"early"`
+}
+
+// Early configures the early verdict: a rollback rule on the 5xx ratio or on p99 latency is
+// breached at once when the new revision's counted requests show, with Confidence, that the
+// share of failures (5xx, or slower than the bound) is above the rule's bound.
+type Early struct {
+	Enabled bool `json:"enabled"`
+	// Confidence is 1 minus the chance that a revision whose true share is at or below the
+	// bound is ever judged above it, however often the guard looks.
+	Confidence float64 `json:"confidence"`
+	// MinRequests is the fewest requests of the new revision an early verdict rests on.
+	MinRequests int `json:"min_requests"`
 }
 
 // BlueGreen configures deploys of blue-green services.
@@ -175,9 +192,15 @@ func Default() Config {
 		},
 		Services: map[string]ServiceConfig{},
 		Guard: Guard{
-			Window:      D(15 * time.Minute),
-			StableAfter: D(5 * time.Minute),
-			NoData:      NoDataInconclusive,
+			Window:        D(15 * time.Minute),
+			StableAfter:   D(5 * time.Minute),
+			NoData:        NoDataInconclusive,
+			CrashRestarts: 3,
+			Early: Early{
+				Enabled:     true,
+				Confidence:  1 - 1e-9,
+				MinRequests: 50,
+			},
 		},
 		BlueGreen: BlueGreen{
 			Preview:        D(0),

@@ -114,6 +114,15 @@ func (c Config) Validate() []error {
 	if c.Guard.NoData != NoDataInconclusive && c.Guard.NoData != NoDataRollback {
 		add("guard.no_data", "must be %s or %s, not %q", NoDataInconclusive, NoDataRollback, c.Guard.NoData)
 	}
+	if c.Guard.CrashRestarts < 1 {
+		add("guard.crash_restarts", "must be at least 1, not %d", c.Guard.CrashRestarts)
+	}
+	if e := c.Guard.Early; !(e.Confidence >= 0.9 && e.Confidence < 1) {
+		add("guard.early.confidence", "must be at least 0.9 and below 1 (0.999999999 is one false verdict in a billion), not %v", e.Confidence)
+	}
+	if c.Guard.Early.MinRequests < 1 {
+		add("guard.early.min_requests", "must be at least 1, not %d", c.Guard.Early.MinRequests)
+	}
 
 	if c.BlueGreen.Preview.Duration < 0 {
 		add("blue_green.preview", "must not be negative")

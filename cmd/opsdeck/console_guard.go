@@ -50,13 +50,33 @@ func (c *consoleGuard) options(o app.Options) app.Options {
 
 // run judges until ctx ends, handing every round to the console.
 func (c *consoleGuard) run(ctx context.Context) {
-	c.runner.OnEvaluate = func(ev guard.Evaluation) {
+	c.runner.OnEvaluate = func(ev guard.Evaluation) { c.publish(c.update(ev)) }
+	_ = c.runner.Run(ctx)
+}
+
+// maxPendingGuardEvents bounds the events kept for a console that does not read.
+const maxPendingGuardEvents = 1000
+
+// publish hands u to the console without ever waiting for it: a console that is slow to read
+// (a frozen terminal, a long redraw) must not hold auto-guard. The latest states win; events
+// of an update the console has not read yet are kept, ahead of u's. The guard is the only
+// sender, so the loop ends within two turns.
+func (c *consoleGuard) publish(u app.GuardUpdate) {
+	for {
 		select {
-		case c.updates <- c.update(ev):
-		case <-ctx.Done():
+		case c.updates <- u:
+			return
+		default:
+		}
+		select {
+		case old := <-c.updates:
+			u.Events = append(old.Events, u.Events...)
+			if n := len(u.Events) - maxPendingGuardEvents; n > 0 {
+				u.Events = u.Events[n:] // a console frozen for hours gets the newest
+			}
+		default:
 		}
 	}
-	_ = c.runner.Run(ctx)
 }
 
 // update turns a round into what the console shows: the GUARD column, a summary, and events

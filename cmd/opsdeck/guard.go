@@ -116,6 +116,12 @@ func guardConfig(cfg config.Config) guard.Config {
 		StableAfter:    cfg.Guard.StableAfter.Duration,
 		NoDataRollback: cfg.Guard.NoData == config.NoDataRollback,
 		Thresholds:     cfg.ThresholdSet(),
+		CrashRestarts:  cfg.Guard.CrashRestarts,
+		Early: guard.EarlyConfig{
+			Enabled:     cfg.Guard.Early.Enabled,
+			Confidence:  cfg.Guard.Early.Confidence,
+			MinRequests: cfg.Guard.Early.MinRequests,
+		},
 	}
 }
 

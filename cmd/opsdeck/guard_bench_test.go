@@ -15,24 +15,29 @@ import (
 
 // BenchmarkGuardReaction measures, in the sandbox, the time from the first sample of a bad
 // revision in Prometheus to the guard's rollback patch (the audit line is written right after
-// the patch). The goal is the rule's `for` (20 s) plus under 3 s. Run it with -benchtime=1x:
-// each iteration is a real rollout.
+// the patch), with the default configuration: the early verdict on. bad fails 30 % of its
+// requests (6x the 5 % bound); slow has p99 2 s, about 3 % of requests above the 1 s bound
+// (3x its 1 % share). Run it with -benchtime=4x: each iteration is a real rollout.
 func BenchmarkGuardReaction(b *testing.B) {
-	env := sandbox.Shared(b)
-	client := env.Client(b)
-	var total time.Duration
-	for i := 0; i < b.N; i++ {
-		ns := env.NewNamespace(b)
-		env.CreateDeployment(b, ns, "web", "web:v1", 3)
-		g := startGuardB(b, env, ns)
-		setImage(b, client, ns, "web", "web:v2-bad")
-		sandbox.WaitFor(b, 90*time.Second, "the rollback", func() (bool, string) {
-			return image(b, client, ns, "web") == "web:v1", g.output()
+	for _, tag := range []string{"bad", "slow"} {
+		b.Run(tag, func(b *testing.B) {
+			env := sandbox.Shared(b)
+			client := env.Client(b)
+			var total time.Duration
+			for i := 0; i < b.N; i++ {
+				ns := env.NewNamespace(b)
+				env.CreateDeployment(b, ns, "web", "web:v1", 3)
+				g := startGuardB(b, env, ns)
+				setImage(b, client, ns, "web", "web:v2-"+tag)
+				// The audit line follows the patch: wait for both.
+				sandbox.WaitFor(b, 90*time.Second, "the rollback", func() (bool, string) {
+					return image(b, client, ns, "web") == "web:v1" && len(rollbacks(b, g.audit)) == 1, g.output()
+				})
+				total += reaction(b, env, client, ns, "web", "web:v2-"+tag, g.audit)
+			}
+			b.ReportMetric(total.Seconds()/float64(b.N), "s/rollback")
 		})
-		total += reaction(b, env, client, ns, "web", "web:v2-bad", g.audit)
 	}
-	b.ReportMetric(total.Seconds()/float64(b.N), "s/rollback")
-	b.ReportMetric(total.Seconds()/float64(b.N)-20, "s-over-for")
 }
 
 // reaction is the time from the first sample of the bad ReplicaSet's pods in Prometheus to the

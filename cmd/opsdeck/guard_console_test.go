@@ -72,7 +72,7 @@ func TestConsoleGuardSandbox(t *testing.T) {
 	term := startConsole(t, env, ns, auditLog, 120, 40, "--guard")
 	term.waitScreen("the service and auto-guard on", 30*time.Second, has("shop-api", "auto-guard: on", "metrics ok"))
 	deployFromKeys(t, term, "shop-api", "shop-api:v1", "shop-api:v2-bad")
-	term.waitScreen("the breach countdown", 60*time.Second, matches(regexp.MustCompile(`(?m)^▶shop-api .* breach \d+s\s*$`)))
+	// The early verdict rolls back within seconds, often before a countdown is drawn.
 	s := term.waitScreen("the rollback", 60*time.Second, has("AutoRollback", "held"))
 	if !regexp.MustCompile(`(?m)^▶shop-api +\d+/\d+ v1 `).MatchString(s) {
 		t.Errorf("shop-api is not back on v1:\n%s", s)

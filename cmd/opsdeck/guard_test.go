@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -173,7 +174,9 @@ func TestGuardRollsBackBadRollout(t *testing.T) {
 	}))
 	defer hook.Close()
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("notify:\n  alertmanager_url: %s\n  webhook_url: %s\n", amURL, hook.URL)), 0o644)
+	// The early verdict off: this test follows the rule's for, and the threshold alert that
+	// it raises meanwhile (TestGuardEarlyVerdict has the early verdict).
+	os.WriteFile(cfg, []byte(fmt.Sprintf("notify:\n  alertmanager_url: %s\n  webhook_url: %s\nguard:\n  early:\n    enabled: false\n", amURL, hook.URL)), 0o644)
 
 	g := startGuard(t, env, ns, "--config", cfg)
 	start := time.Now()
@@ -239,12 +242,36 @@ func TestGuardRollsBackBadRollout(t *testing.T) {
 	}
 }
 
-// A healthy new version is left alone for two minutes of watching.
+// With the default configuration (early verdict on), a version failing 30 % of its requests
+// is rolled back within seconds of its first sample, once, and the reason names the counts:
+// "errors: 61 of 212 requests in 4 s (29 %), above 5 % with confidence 1-1e-9; rolling back ...".
+func TestGuardEarlyVerdict(t *testing.T) {
+	env, client, ns := guardedService(t, "pay")
+	g := startGuard(t, env, ns)
+	setImage(t, client, ns, "pay", "pay:v2-bad")
+	sandbox.WaitFor(t, 60*time.Second, "the early rollback", func() (bool, string) {
+		return image(t, client, ns, "pay") == "pay:v1" && len(rollbacks(t, g.audit)) == 1, g.output()
+	})
+	if d := reaction(t, env, client, ns, "pay", "pay:v2-bad", g.audit); d > 10*time.Second {
+		t.Errorf("rollback %.1fs after the first bad sample; the early verdict's goal is under 5s", d.Seconds())
+	}
+	e := rollbacks(t, g.audit)[0]
+	if !regexp.MustCompile(`^errors: \d+ of \d+ requests in \d+ s \(\d+ %\), above 5 % with confidence 1-1e-9; rolling back from revision 2 \(pay:v2-bad\) to revision 1 \(pay:v1\)$`).MatchString(e.Reason) {
+		t.Errorf("reason %q, want the counts", e.Reason)
+	}
+	sandbox.WaitRolledOut(t, client, ns, "pay", 60*time.Second)
+	if rb := rollbacks(t, g.audit); len(rb) != 1 {
+		t.Errorf("%d rollbacks, want 1", len(rb))
+	}
+}
+
+// A healthy new version is left alone for five minutes of watching, early verdict on (the
+// default). The test runs in parallel with the others.
 func TestGuardLeavesHealthyRolloutAlone(t *testing.T) {
 	env, client, ns := guardedService(t, "api")
 	g := startGuard(t, env, ns)
 	setImage(t, client, ns, "api", "api:v2")
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
 		if img := image(t, client, ns, "api"); img != "api:v2" {
 			t.Fatalf("healthy api:v2 was changed to %s:\n%s", img, g.output())

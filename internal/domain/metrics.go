@@ -107,7 +107,15 @@ type MetricsFrame struct {
 	ReplicaSets map[string]Values
 	// Queries is how many Prometheus queries this frame cost.
 	Queries int
-	Err     error
+	// Err is set when Prometheus did not answer every query of the frame: it is then
+	// "Prometheus unavailable" for every service, whatever values the frame holds (a partial
+	// answer is not an answer). Only a service absent from a frame without Err has no data.
+	Err error
+	// Counts are the request counts of the ReplicaSets the guard watches (keyed
+	// namespace/replicaset-name), for its early verdict; nil when not read. CountsErr says
+	// why they could not be read.
+	Counts    map[string]RevisionCounts
+	CountsErr error
 }
 
 // Series is a metric's history for a service or one of its ReplicaSets.

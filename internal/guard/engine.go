@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
@@ -18,7 +19,26 @@ type Config struct {
 	// NoDataRollback treats missing samples as a breach (default: inconclusive).
 	NoDataRollback bool
 	Thresholds     domain.Thresholds
+	// CrashRestarts is how many restarts of the new revision's pods make a crash loop (a pod
+	// in CrashLoopBackOff is one at once); fewer only alert. 0 means 3.
+	CrashRestarts int
+	// Early is the early verdict on counted requests (see sequential.go).
+	Early EarlyConfig
 }
+
+// EarlyConfig configures the early verdict: a 5xx or latency rollback rule is breached at once
+// when the new revision's counted requests prove, with Confidence at every look, that its
+// share of failures is above the rule's bound, on at least MinRequests requests.
+type EarlyConfig struct {
+	Enabled     bool
+	Confidence  float64
+	MinRequests int
+}
+
+// maxConflicts is how many conflicts in a row on one revision the guard accepts before it
+// holds the service for a human: a conflict means the world moved, so it reads and judges
+// again, but not forever.
+const maxConflicts = 3
 
 // Engine is the per-service guard state machine. It is not safe for concurrent use; one
 // goroutine feeds it.
@@ -42,6 +62,8 @@ type track struct {
 	pending *Decision
 	heldRS  string
 	heldMsg string
+	// conflicts counts the decisions in a row that ended in a conflict.
+	conflicts int
 }
 
 // New returns an engine with the given configuration.
@@ -65,8 +87,11 @@ func (e *Engine) Evaluate(now time.Time, st domain.ClusterState, f domain.Metric
 	return statuses, decisions
 }
 
-// Done records the outcome of a decision. A success (or a conflict: someone else acted) holds
-// the service; the bad ReplicaSet is never chosen as a target again.
+// Done records the outcome of a decision. A success holds the service on the revision it
+// rolled back to; a failure holds it with the error (a rollback that failed for RBAC or an API
+// outage is not retried blindly). A conflict (someone else acted, or the object changed under
+// the executor) holds nothing: the next round reads the world again and judges again, up to
+// maxConflicts times in a row. Either way the bad ReplicaSet is never chosen as a target again.
 func (e *Engine) Done(d Decision, err error, conflict bool) {
 	t := e.tracks[d.Service.Key()]
 	if t == nil {
@@ -76,11 +101,14 @@ func (e *Engine) Done(d Decision, err error, conflict bool) {
 	t.rejected[d.FromRS] = true
 	switch {
 	case err == nil:
+		t.conflicts = 0
 		t.heldRS, t.heldMsg = d.ToRS, "rolled back: "+d.Reason
 	case conflict:
-		t.heldRS, t.heldMsg = "", "someone else acted first: "+err.Error()
+		t.conflicts++
+		if t.conflicts >= maxConflicts {
+			t.heldRS, t.heldMsg = d.FromRS, fmt.Sprintf("%d conflicts in a row, last: %s", t.conflicts, err.Error())
+		}
 	default:
-		// A failed rollback (RBAC, API down) is not retried blindly: hold and say why.
 		t.heldRS, t.heldMsg = d.FromRS, "rollback failed: "+err.Error()
 	}
 }
@@ -133,6 +161,7 @@ func (e *Engine) evaluate(now time.Time, svc domain.Service, f domain.MetricsFra
 		}
 		t.currentRS, t.cleanSince = newRS.Name, now
 		t.breachSince = map[domain.Metric]time.Time{}
+		t.conflicts = 0
 	}
 	if t.pending != nil {
 		st.Verdict, st.Detail = VerdictRollingBack, t.pending.Reason
@@ -146,15 +175,16 @@ func (e *Engine) evaluate(now time.Time, svc domain.Service, f domain.MetricsFra
 		return st, nil
 	}
 
-	inWindow := svc.Phase == domain.PhaseProgressing || svc.Phase == domain.PhaseStalled ||
-		(!svc.RolloutStarted.IsZero() && now.Sub(svc.RolloutStarted) <= e.cfg.Window)
+	inWindow := e.inWindow(svc, now)
 
 	// Evidence without metrics.
 	var reason string
 	if svc.Phase == domain.PhaseStalled {
 		reason = "rollout stalled (ProgressDeadlineExceeded): " + svc.Message
-	} else if p, bad := crashing(newRS); bad {
-		reason = fmt.Sprintf("pod %s of revision %d: %s, %d restarts", p.Name, newRS.Revision, orDefault(p.Reason, "restarting"), p.Restarts)
+	}
+	crash := crashing(newRS, e.crashRestarts())
+	if reason == "" && crash.loop {
+		reason = crash.describe(newRS)
 	}
 
 	// Metric rules, new revision against old.
@@ -167,13 +197,45 @@ func (e *Engine) evaluate(now time.Time, svc domain.Service, f domain.MetricsFra
 		if !ok || !th.Rollback {
 			continue
 		}
+		if f.Err != nil {
+			// A failed or partial answer says nothing about any service: never a breach, even
+			// when no data is (a fleet must not be rolled back because Prometheus is down).
+			st.Verdict, st.Metric, st.Rule = VerdictInconclusive, m, describeRule(th)
+			st.Detail = "Prometheus unavailable (" + f.Err.Error() + "): not a breach"
+			continue
+		}
+		if ev, ok := e.early(svc, newRS, th, f, now); ok {
+			cand := Status{Service: st.Service, Verdict: VerdictBreaching, Rule: describeRule(th), Metric: m,
+				Value: math.NaN(), Old: math.NaN(), Detail: ev.detail}
+			if v, ok := newVals.Get(m); ok {
+				cand.Value = v
+			}
+			if ev.notRollout {
+				// Alert only; the for rule still runs below with its own comparison.
+				cand.Verdict = VerdictNotRollout
+				if worst.Verdict == "" {
+					worst = cand
+				}
+			} else {
+				// The counts prove the breach: no need to wait for the rule's for.
+				breached = true
+				if _, seen := t.breachSince[m]; !seen {
+					t.breachSince[m] = now
+				}
+				if reason == "" {
+					reason = ev.detail
+				}
+				worst = cand
+				continue
+			}
+		}
 		v, present := newVals.Get(m)
-		if f.Err != nil || !haveNew || !present {
+		if !haveNew || !present {
 			if e.cfg.NoDataRollback && inWindow && newRS.Ready > 0 {
 				present, v = true, math.Inf(1)
 			} else {
 				st.Verdict, st.Metric, st.Rule = VerdictInconclusive, m, describeRule(th)
-				st.Detail = noDataDetail(f, newRS, m)
+				st.Detail = noDataDetail(newRS, m)
 				continue
 			}
 		}
@@ -233,6 +295,9 @@ func (e *Engine) evaluate(now time.Time, svc domain.Service, f domain.MetricsFra
 		if st.Verdict == "" {
 			st.Verdict = VerdictWatching
 		}
+		if a := crash.alert(); a != "" {
+			st.Detail = strings.TrimPrefix(st.Detail+"; ", "; ") + a
+		}
 		return st, nil
 	}
 	if svc.BlueGreen != nil {
@@ -253,6 +318,30 @@ func (e *Engine) evaluate(now time.Time, svc domain.Service, f domain.MetricsFra
 	t.pending = d
 	st.Verdict, st.Detail, st.Left = VerdictRollingBack, d.Reason, 0
 	return st, d
+}
+
+// inWindow tells whether svc's rollout may still be rolled back: in progress, stalled, or
+// begun within Window.
+func (e *Engine) inWindow(svc domain.Service, now time.Time) bool {
+	return svc.Phase == domain.PhaseProgressing || svc.Phase == domain.PhaseStalled ||
+		(!svc.RolloutStarted.IsZero() && now.Sub(svc.RolloutStarted) <= e.cfg.Window)
+}
+
+// countScope is what the early verdict counts: the new and the serving old ReplicaSets of
+// every service in its window, keyed namespace/replicaset.
+func (e *Engine) countScope(now time.Time, st domain.ClusterState) map[string]countScope {
+	scope := map[string]countScope{}
+	for _, svc := range st.Services {
+		newRS, ok := svc.NewReplicaSet()
+		if !ok || !e.inWindow(svc, now) {
+			continue
+		}
+		scope[svc.Namespace+"/"+newRS.Name] = countScope{Since: newRS.Created}
+		for _, old := range svc.OldReplicaSets() {
+			scope[svc.Namespace+"/"+old.Name] = countScope{Old: true}
+		}
+	}
+	return scope
 }
 
 // target is the revision to return to: the newest known-good one, else the newest before the
@@ -276,14 +365,58 @@ func (e *Engine) target(svc domain.Service, t *track) (domain.ReplicaSet, bool) 
 	return candidates[0], true
 }
 
-// crashing finds a pod of the revision in CrashLoopBackOff or restarting.
-func crashing(rs domain.ReplicaSet) (domain.Pod, bool) {
+// crashes are the restarts of a revision's pods. Its pods are all younger than the rollout,
+// so their restart counts are restarts within the guard's window.
+type crashes struct {
+	restarts, limit int
+	pod             domain.Pod // the pod with the most restarts, or the one in CrashLoopBackOff
+	loop            bool       // CrashLoopBackOff, or restarts >= limit
+}
+
+// crashing sums the restarts of rs's pods: a crash loop is a pod in CrashLoopBackOff or limit
+// restarts in all; fewer are worth an alert, not a rollback (one restart is an OOM kill or a
+// node drain as often as a bad build).
+func crashing(rs domain.ReplicaSet, limit int) crashes {
+	c := crashes{limit: limit}
 	for _, p := range rs.Pods {
-		if p.Reason == "CrashLoopBackOff" || p.Restarts > 0 {
-			return p, true
+		c.restarts += int(p.Restarts)
+		if p.Reason == "CrashLoopBackOff" {
+			c.pod, c.loop = p, true
+		} else if !c.loop && p.Restarts > c.pod.Restarts {
+			c.pod = p
 		}
 	}
-	return domain.Pod{}, false
+	c.loop = c.loop || c.restarts >= limit
+	return c
+}
+
+func (c crashes) describe(rs domain.ReplicaSet) string {
+	if c.pod.Reason == "CrashLoopBackOff" {
+		return fmt.Sprintf("pod %s of revision %d: CrashLoopBackOff, %d restarts", c.pod.Name, rs.Revision, c.pod.Restarts)
+	}
+	return fmt.Sprintf("%d restarts of revision %d's pods (%d make a crash loop; most: pod %s, %d)", c.restarts, rs.Revision, c.limit, c.pod.Name, c.pod.Restarts)
+}
+
+// alert is the detail of restarts too few for a rollback, "" when there are none.
+func (c crashes) alert() string {
+	if c.loop || c.restarts == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d %s of %d that mean a crash loop (pod %s): alerting only", c.restarts, plural(c.restarts, "restart"), c.limit, c.pod.Name)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+func (e *Engine) crashRestarts() int {
+	if e.cfg.CrashRestarts > 0 {
+		return e.cfg.CrashRestarts
+	}
+	return 3
 }
 
 // oldValues combines the old revisions that still serve. With one old ReplicaSet, the usual
@@ -300,10 +433,7 @@ func oldValues(svc domain.Service, f domain.MetricsFrame) domain.Values {
 	return nil
 }
 
-func noDataDetail(f domain.MetricsFrame, rs domain.ReplicaSet, m domain.Metric) string {
-	if f.Err != nil {
-		return "no data (" + f.Err.Error() + "): not a breach"
-	}
+func noDataDetail(rs domain.ReplicaSet, m domain.Metric) string {
 	return fmt.Sprintf("no %s samples for revision %d yet: not a breach", m, rs.Revision)
 }
 

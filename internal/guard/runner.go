@@ -3,7 +3,10 @@ package guard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +22,10 @@ type Runner struct {
 	Clock   domain.Clock
 	// Interval is how often the guard reads metrics and judges (default 1 s).
 	Interval time.Duration
+	// ReadTimeout bounds each read of a round (metrics, counts; default 10 s) and ActTimeout
+	// each action it executes (default 30 s): a hung API server or Prometheus makes a round
+	// inconclusive or an action failed, never a guard that waits forever.
+	ReadTimeout, ActTimeout time.Duration
 	// DryRun decides and reports but changes nothing.
 	DryRun bool
 	// Enabled, when set, switches the guard on and off while it runs (the console's `a`):
@@ -41,6 +48,9 @@ type Runner struct {
 	// released are the services a human cleared since the last round (Release).
 	mu       sync.Mutex
 	released []string
+
+	// counts keeps the per-pod counters of the early verdict between rounds.
+	counts *counterBook
 
 	// notifyQueue serialises deliveries so that a slow receiver never delays a rollback and
 	// resolutions never overtake the alerts they resolve; it counts what it had to drop.
@@ -147,8 +157,9 @@ func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
 	}
 	r.released = nil
 	r.mu.Unlock()
-	frame := r.Backend.Metrics(ctx, st.Services)
+	frame := r.readMetrics(ctx, st.Services)
 	now := r.Clock.Now()
+	r.readCounts(ctx, now, st, &frame)
 	var statuses map[string]Status
 	var decisions []Decision
 	if r.Enabled == nil || r.Enabled() {
@@ -166,7 +177,7 @@ func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
 		if r.DryRun {
 			r.Engine.Done(d, nil, false)
 		} else {
-			o.Result, o.Err = r.Backend.Execute(ctx, d.Action())
+			o.Result, o.Err = r.execute(ctx, d.Action())
 			r.Engine.Done(d, o.Err, errors.Is(o.Err, domain.ErrConflict))
 		}
 		ev.Outcomes = append(ev.Outcomes, o)
@@ -193,6 +204,96 @@ func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
 		r.OnEvaluate(ev)
 	}
 	return ev
+}
+
+// readMetrics reads a frame within ReadTimeout. A backend that ignores its context still cannot
+// hold the round: past the deadline the frame is "Prometheus unavailable" (inconclusive).
+func (r *Runner) readMetrics(ctx context.Context, services []domain.Service) domain.MetricsFrame {
+	timeout := orDuration(r.ReadTimeout, 10*time.Second)
+	f, err := withDeadline(ctx, timeout, func(ctx context.Context) (domain.MetricsFrame, error) {
+		return r.Backend.Metrics(ctx, services), nil
+	})
+	if err != nil {
+		return domain.MetricsFrame{At: r.Clock.Now(), Err: fmt.Errorf("metrics: no answer within %s: %w", timeout, err)}
+	}
+	return f
+}
+
+// readCounts adds to f the request counts of the ReplicaSets of every service in its guard
+// window, for the early verdict: one query, whatever their number. Backends that cannot count
+// (the demo) leave f.Counts nil, and the rules' for decides alone.
+func (r *Runner) readCounts(ctx context.Context, now time.Time, st domain.ClusterState, f *domain.MetricsFrame) {
+	reader, ok := r.Backend.(domain.CounterReader)
+	if !ok || !r.Engine.cfg.Early.Enabled || f.Err != nil || (r.Enabled != nil && !r.Enabled()) {
+		return
+	}
+	scope := r.Engine.countScope(now, st)
+	if len(scope) == 0 {
+		return
+	}
+	refs := make([]domain.ReplicaSetRef, 0, len(scope))
+	for key := range scope {
+		ns, name, _ := strings.Cut(key, "/")
+		refs = append(refs, domain.ReplicaSetRef{Namespace: ns, Name: name})
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Namespace+"/"+refs[i].Name < refs[j].Namespace+"/"+refs[j].Name })
+	timeout := orDuration(r.ReadTimeout, 10*time.Second)
+	pods, err := withDeadline(ctx, timeout, func(ctx context.Context) ([]domain.PodCounters, error) {
+		return reader.Counters(ctx, refs)
+	})
+	f.Queries++
+	if err != nil {
+		f.CountsErr = err
+		return
+	}
+	if r.counts == nil {
+		r.counts = newCounterBook()
+	}
+	f.Counts = r.counts.observe(now, scope, pods)
+}
+
+// execute performs a decision's action within ActTimeout.
+func (r *Runner) execute(ctx context.Context, a domain.Action) (domain.Result, error) {
+	timeout := orDuration(r.ActTimeout, 30*time.Second)
+	res, err := withDeadline(ctx, timeout, func(ctx context.Context) (domain.Result, error) {
+		return r.Backend.Execute(ctx, a)
+	})
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("%s %s: no answer within %s (the API server may still apply it; the guard reads the cluster again): %w",
+			a.Kind, a.Service, timeout, err)
+	}
+	return res, err
+}
+
+// withDeadline runs call with a context that ends after timeout, and returns when call does or
+// when the deadline passes, whichever is first: a call that ignores its context is left behind
+// (its result is dropped) rather than waited for.
+func withDeadline[T any](ctx context.Context, timeout time.Duration, call func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := call(ctx)
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // Release clears the guard's hold on a service (key namespace/name) at its next round: a human

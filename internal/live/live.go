@@ -54,7 +54,10 @@ type Backend struct {
 	share      *frameShare
 }
 
-var _ domain.Backend = (*Backend)(nil)
+var (
+	_ domain.Backend       = (*Backend)(nil)
+	_ domain.CounterReader = (*Backend)(nil)
+)
 
 // New starts the watcher for the life of ctx and returns the backend.
 func New(ctx context.Context, opts Options) (*Backend, error) {
@@ -99,6 +102,16 @@ func (b *Backend) Metrics(ctx context.Context, services []domain.Service) domain
 		return b.share.get(ctx, services, b.opts.Metrics.Frame)
 	}
 	return b.opts.Metrics.Frame(ctx, services)
+}
+
+// Counters reads per-pod request counters for the guard's early verdict, when the metrics
+// source can (*metrics.Source can).
+func (b *Backend) Counters(ctx context.Context, rss []domain.ReplicaSetRef) ([]domain.PodCounters, error) {
+	r, ok := b.opts.Metrics.(domain.CounterReader)
+	if !ok {
+		return nil, b.metricsUnavailable()
+	}
+	return r.Counters(ctx, rss)
 }
 
 // History backfills a service's series.

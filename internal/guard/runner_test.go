@@ -1,0 +1,76 @@
+package guard
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+// hungBackend answers nothing: Metrics and Execute block until released, ignoring their
+// context, like a Prometheus or an API server that accepted the connection and went silent.
+type hungBackend struct {
+	release  chan struct{}
+	frame    domain.MetricsFrame
+	hangRead bool
+}
+
+func (b *hungBackend) Identity() domain.Identity                            { return domain.Identity{} }
+func (b *hungBackend) Watch(ctx context.Context) <-chan domain.ClusterState { return nil }
+func (b *hungBackend) History(context.Context, domain.Service, time.Duration, time.Duration) ([]domain.Series, error) {
+	return nil, nil
+}
+func (b *hungBackend) Revisions(context.Context, domain.Service) ([]domain.Revision, error) {
+	return nil, nil
+}
+func (b *hungBackend) Metrics(context.Context, []domain.Service) domain.MetricsFrame {
+	if b.hangRead {
+		<-b.release
+	}
+	return b.frame
+}
+func (b *hungBackend) Execute(context.Context, domain.Action) (domain.Result, error) {
+	<-b.release
+	return domain.Result{}, nil
+}
+
+type fixedClock struct{ t time.Time }
+
+func (c *fixedClock) Now() time.Time { return c.t }
+
+// Issue 9, defect 9: nothing the guard calls may hold it. A read that never answers makes the
+// round inconclusive within ReadTimeout; an action that never answers fails within ActTimeout.
+func TestRunnerDeadlines(t *testing.T) {
+	svc := service(domain.PhaseStalled, t0, bad2, good1) // bad without metrics: a decision at once
+	t.Run("a read that never answers", func(t *testing.T) {
+		b := &hungBackend{release: make(chan struct{}), hangRead: true}
+		defer close(b.release)
+		r := &Runner{Backend: b, Engine: New(testConfig()), Clock: &fixedClock{t0}, ReadTimeout: 100 * time.Millisecond,
+			ActTimeout: 100 * time.Millisecond}
+		start := time.Now()
+		ev := r.Round(context.Background(), state(service(domain.PhaseProgressing, t0, bad2, good1)))
+		if took := time.Since(start); took > 2*time.Second {
+			t.Fatalf("round took %s with a 100ms read deadline", took)
+		}
+		st := ev.Statuses[svc.Key()]
+		if st.Verdict != VerdictInconclusive || !strings.Contains(st.Detail, "no answer within 100ms") {
+			t.Errorf("status %+v, want inconclusive naming the deadline", st)
+		}
+	})
+	t.Run("an action that never answers", func(t *testing.T) {
+		b := &hungBackend{release: make(chan struct{}), frame: frame(nil)}
+		defer close(b.release)
+		r := &Runner{Backend: b, Engine: New(testConfig()), Clock: &fixedClock{t0}, ReadTimeout: 100 * time.Millisecond,
+			ActTimeout: 200 * time.Millisecond}
+		start := time.Now()
+		ev := r.Round(context.Background(), state(svc))
+		if took := time.Since(start); took > 2*time.Second {
+			t.Fatalf("round took %s with a 200ms action deadline", took)
+		}
+		if len(ev.Outcomes) != 1 || ev.Outcomes[0].Err == nil || !strings.Contains(ev.Outcomes[0].Err.Error(), "no answer within 200ms") {
+			t.Fatalf("outcomes %+v, want one failed by its deadline", ev.Outcomes)
+		}
+	})
+}
