@@ -17,6 +17,7 @@ import (
 	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/guard"
+	"github.com/opsdeck/opsdeck/internal/leader"
 	"github.com/opsdeck/opsdeck/internal/notify"
 )
 
@@ -24,8 +25,16 @@ import (
 // follows a breach's `for` duration within a few seconds.
 const guardInterval = time.Second
 
+// guardOptions are the flags of `opsdeck guard`.
+type guardOptions struct {
+	dryRun bool
+	// leaderElect runs this process as one of several replicas: only the Lease's holder acts.
+	leaderElect   bool
+	leaseDuration time.Duration
+}
+
 func newGuardCmd(g *globals) *cobra.Command {
-	var dryRun bool
+	var o guardOptions
 	cmd := &cobra.Command{
 		Use:   "guard",
 		Short: "Auto-guard without a screen: roll back bad rollouts, JSON lines on stdout",
@@ -33,17 +42,38 @@ func newGuardCmd(g *globals) *cobra.Command {
 rollback rule of the config (by default: 5xx ratio above 5 % for 20 s, p99 latency above 1 s for
 30 s), stalls, or crash-loops, within guard.window of its start. Every decision and action is
 written as a JSON line on stdout, in the audit log, and as a Kubernetes Event. It stops on
-SIGINT or SIGTERM. In a pod it uses the in-cluster configuration.`,
+SIGINT or SIGTERM. In a pod it uses the in-cluster configuration.
+
+With --leader-elect several replicas share the namespace: they elect a leader on the
+coordination.k8s.io Lease "opsdeck-guard" of the namespace, and only the leader judges and acts.
+When the leader dies a standby takes over within the lease duration and judges the rollouts in
+flight afresh from the cluster; the executor's revision preconditions keep it from repeating a
+rollback the old leader made.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runGuard(cmd.Context(), g, dryRun)
+			if o.leaseDuration < 3*time.Second {
+				return usageError{fmt.Errorf("--lease-duration %s is too short: give 3s or more (default %s)", o.leaseDuration, leader.DefaultLeaseDuration)}
+			}
+			return runGuard(cmd.Context(), g, o)
 		},
 	}
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "decide and report, but change nothing")
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "decide and report, but change nothing")
+	cmd.Flags().BoolVar(&o.leaderElect, "leader-elect", false, "run as one of several replicas: only the holder of the namespace's Lease acts")
+	cmd.Flags().DurationVar(&o.leaseDuration, "lease-duration", leader.DefaultLeaseDuration,
+		"with --leader-elect: how long a leader's claim lasts unrenewed, the longest a standby waits after the leader dies")
 	return cmd
 }
 
-func runGuard(ctx context.Context, g *globals, dryRun bool) error {
+// leasePermissions are what --leader-elect needs on top of the guard's own: to read, take and
+// renew the Lease.
+var leasePermissions = []cluster.Permission{
+	{Verb: "get", Group: "coordination.k8s.io", Resource: "leases"},
+	{Verb: "create", Group: "coordination.k8s.io", Resource: "leases"},
+	{Verb: "update", Group: "coordination.k8s.io", Resource: "leases"},
+}
+
+func runGuard(ctx context.Context, g *globals, o guardOptions) error {
+	dryRun := o.dryRun
 	if g.readOnly && !dryRun {
 		return errors.New("auto-guard rolls back without asking, which --readonly forbids; use --dry-run to only report")
 	}
@@ -60,8 +90,15 @@ func runGuard(ctx context.Context, g *globals, dryRun bool) error {
 		return err
 	}
 	defer lb.close()
+	if o.leaderElect && g.allNamespaces {
+		return usageError{errors.New("--leader-elect keeps its Lease in the guarded namespace: give one with -n instead of -A")}
+	}
 	if !dryRun {
-		missing, err := cluster.MissingPermissions(ctx, lb.conn.Client, g.namespaces(lb.conn), cluster.GuardPermissions)
+		perms := cluster.GuardPermissions
+		if o.leaderElect {
+			perms = append(append([]cluster.Permission{}, perms...), leasePermissions...)
+		}
+		missing, err := cluster.MissingPermissions(ctx, lb.conn.Client, g.namespaces(lb.conn), perms)
 		if err != nil {
 			return err
 		}
@@ -73,11 +110,33 @@ func runGuard(ctx context.Context, g *globals, dryRun bool) error {
 	if !lb.backend.WaitForSync(ctx) {
 		return ctx.Err()
 	}
-	runner := newGuardRunner(cfg, lb.backend, lb.recorder, dryRun, log)
-	log.Info("guard started", "context", lb.conn.Identity.Context, "user", lb.conn.Identity.User,
+	attrs := []any{"context", lb.conn.Identity.Context, "user", lb.conn.Identity.User,
 		"namespaces", lb.conn.Identity.Namespaces, "dry_run", dryRun,
-		"window", cfg.Guard.Window.String(), "stable_after", cfg.Guard.StableAfter.String())
-	err = runner.Run(ctx)
+		"window", cfg.Guard.Window.String(), "stable_after", cfg.Guard.StableAfter.String()}
+	if !o.leaderElect {
+		log.Info("guard started", attrs...)
+		err = newGuardRunner(cfg, lb.backend, lb.recorder, dryRun, log).Run(ctx)
+		log.Info("guard stopped")
+		return err
+	}
+	id := leader.Identity()
+	log.Info("guard started", append(attrs, "leader_elect", true, "identity", id,
+		"lease", lb.conn.Namespace+"/"+leader.LeaseName, "lease_duration", o.leaseDuration.String())...)
+	err = leader.Run(ctx, leader.Config{
+		Client: lb.conn.Client, Namespace: lb.conn.Namespace, Identity: id, LeaseDuration: o.leaseDuration,
+		OnNewLeader: func(holder string) {
+			if holder != id {
+				log.Info("standby", "leader", holder)
+			}
+		},
+	}, func(ctx context.Context) {
+		log.Info("leading", "identity", id)
+		// A new term starts from what the cluster says, never from an earlier term's memory: a
+		// fresh engine judges the rollouts in flight, and the executor's preconditions refuse
+		// to repeat what another leader already did.
+		_ = newGuardRunner(cfg, lb.backend, lb.recorder, dryRun, log).Run(ctx)
+		log.Info("not leading", "identity", id)
+	})
 	log.Info("guard stopped")
 	return err
 }
