@@ -58,7 +58,15 @@ func rolledBackOnce(t *testing.T, client kubernetes.Interface, ns, name, want st
 	t.Helper()
 	waitFor(t, timeout, name+" rolled back to "+want, func() (bool, string) {
 		img, rev := deployment(client, ns, name)
-		return img == want && len(guardRollbacks(t, name, gs...)) > 0, fmt.Sprintf("image %s revision %s", img, rev)
+		// The deployment controller numbers the new revision a moment after the patch.
+		logged := false
+		for _, g := range gs {
+			if _, ok := g.find("rolled back", about(ns+"/"+name)); ok {
+				logged = true
+			}
+		}
+		return img == want && rev != "2" && rev != "" && logged && len(guardRollbacks(t, name, gs...)) > 0,
+			fmt.Sprintf("image %s revision %s", img, rev)
 	})
 	if n := len(guardRollbacks(t, name, gs...)); n != 1 {
 		t.Fatalf("%d guard rollbacks of %s in the audit logs, want exactly 1", n, name)
