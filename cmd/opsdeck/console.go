@@ -42,6 +42,9 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 	}
 	defer lb.close()
 	cg := newConsoleGuard(cfg, lb.backend, lb.recorder, guardOn)
+	if !g.allNamespaces {
+		go cg.watchLeader(ctx, lb.conn.Client, lb.conn.Namespace)
+	}
 	go cg.run(ctx)
 	err = app.Run(ctx, lb.backend, cg.options(opts))
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {

@@ -112,6 +112,8 @@ type Holder struct {
 	Identity string
 	// Valid is true while the claim is renewed: renewed within the lease duration.
 	Valid bool
+	// Expires is when the claim ends unless renewed.
+	Expires time.Time
 }
 
 // Read reads the Lease of namespace ns. No Lease, or none the user may read, is no holder.
@@ -134,7 +136,7 @@ func holderOf(l *coordinationv1.Lease, now time.Time) Holder {
 	if h.Identity == "" || l.Spec.RenewTime == nil || l.Spec.LeaseDurationSeconds == nil {
 		return h
 	}
-	expires := l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second)
-	h.Valid = now.Before(expires)
+	h.Expires = l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second)
+	h.Valid = now.Before(h.Expires)
 	return h
 }
