@@ -315,3 +315,13 @@ func measure(t *testing.T, name string, format string, args ...any) {
 	t.Helper()
 	t.Logf("MEASURE %s: "+format, append([]any{name}, args...)...)
 }
+
+// find1 is the first line with message msg; the test fails without one.
+func (g *guard) find1(t *testing.T, msg string) logLine {
+	t.Helper()
+	l, ok := g.find(msg, nil)
+	if !ok {
+		t.Fatalf("no %q line:\n%s", msg, g.output())
+	}
+	return l
+}
