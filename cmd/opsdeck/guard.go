@@ -9,8 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
+	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/opsdeck/opsdeck/config"
 	"github.com/opsdeck/opsdeck/internal/actions"
@@ -64,12 +66,31 @@ rollback the old leader made.`,
 	return cmd
 }
 
-// leasePermissions are what --leader-elect needs on top of the guard's own: to read, take and
-// renew the Lease.
-var leasePermissions = []cluster.Permission{
-	{Verb: "get", Group: "coordination.k8s.io", Resource: "leases"},
-	{Verb: "create", Group: "coordination.k8s.io", Resource: "leases"},
-	{Verb: "update", Group: "coordination.k8s.io", Resource: "leases"},
+// missingLeasePermissions names what --leader-elect lacks on top of the guard's own
+// permissions: to create the Lease, and to read and renew the one named leader.LeaseName (a
+// Role may grant those two by resourceNames, as config/examples/guard-in-cluster.yaml does).
+func missingLeasePermissions(ctx context.Context, client kubernetes.Interface, ns string) ([]string, error) {
+	var missing []string
+	for _, p := range []authv1.ResourceAttributes{
+		{Verb: "create", Group: "coordination.k8s.io", Resource: "leases"},
+		{Verb: "get", Group: "coordination.k8s.io", Resource: "leases", Name: leader.LeaseName},
+		{Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Name: leader.LeaseName},
+	} {
+		p.Namespace = ns
+		review := &authv1.SelfSubjectAccessReview{Spec: authv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &p}}
+		res, err := client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("checking permissions (%s leases): %w", p.Verb, err)
+		}
+		if !res.Status.Allowed {
+			what := p.Verb + " leases.coordination.k8s.io"
+			if p.Name != "" {
+				what += " " + p.Name
+			}
+			missing = append(missing, what+" in namespace "+ns)
+		}
+	}
+	return missing, nil
 }
 
 func runGuard(ctx context.Context, g *globals, o guardOptions) error {
@@ -94,13 +115,16 @@ func runGuard(ctx context.Context, g *globals, o guardOptions) error {
 		return usageError{errors.New("--leader-elect keeps its Lease in the guarded namespace: give one with -n instead of -A")}
 	}
 	if !dryRun {
-		perms := cluster.GuardPermissions
-		if o.leaderElect {
-			perms = append(append([]cluster.Permission{}, perms...), leasePermissions...)
-		}
-		missing, err := cluster.MissingPermissions(ctx, lb.conn.Client, g.namespaces(lb.conn), perms)
+		missing, err := cluster.MissingPermissions(ctx, lb.conn.Client, g.namespaces(lb.conn), cluster.GuardPermissions)
 		if err != nil {
 			return err
+		}
+		if o.leaderElect {
+			more, err := missingLeasePermissions(ctx, lb.conn.Client, lb.conn.Namespace)
+			if err != nil {
+				return err
+			}
+			missing = append(missing, more...)
 		}
 		if len(missing) > 0 {
 			return fmt.Errorf("auto-guard cannot start: %s (see config/examples/guard-in-cluster.yaml for the least RBAC it needs)",
