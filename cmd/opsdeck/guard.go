@@ -95,6 +95,9 @@ func missingLeasePermissions(ctx context.Context, client kubernetes.Interface, n
 
 func runGuard(ctx context.Context, g *globals, o guardOptions) error {
 	dryRun := o.dryRun
+	if o.leaderElect && g.allNamespaces {
+		return usageError{errors.New("--leader-elect keeps its Lease in the guarded namespace: give one with -n instead of -A")}
+	}
 	if g.readOnly && !dryRun {
 		return errors.New("auto-guard rolls back without asking, which --readonly forbids; use --dry-run to only report")
 	}
@@ -111,9 +114,6 @@ func runGuard(ctx context.Context, g *globals, o guardOptions) error {
 		return err
 	}
 	defer lb.close()
-	if o.leaderElect && g.allNamespaces {
-		return usageError{errors.New("--leader-elect keeps its Lease in the guarded namespace: give one with -n instead of -A")}
-	}
 	if !dryRun {
 		missing, err := cluster.MissingPermissions(ctx, lb.conn.Client, g.namespaces(lb.conn), cluster.GuardPermissions)
 		if err != nil {
