@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,7 +21,8 @@ import (
 
 // The in-cluster example's RBAC is enough for two replicas with --leader-elect: applied to a
 // namespace, its ServiceAccount's guards pass their permission check, one of them leads, and
-// the Deployment of the example runs two replicas with --leader-elect.
+// the Deployment of the example runs two replicas with --leader-elect. Stopped with SIGTERM,
+// the leader exits 0 and hands the Lease over at once.
 func TestGuardInClusterExampleRBAC(t *testing.T) {
 	env := gameday(t)
 	client := env.Client(t)
@@ -95,7 +97,27 @@ func TestGuardInClusterExampleRBAC(t *testing.T) {
 	for _, name := range []string{"pod-a", "pod-b"} {
 		gs = append(gs, startGuard(t, &saEnv, name, ns, env.PrometheusURL, "--leader-elect", "--lease-duration", leaseDuration.String()))
 	}
-	leaderOf(t, gs, nil, 30*time.Second)
+	lead, _ := leaderOf(t, gs, nil, 30*time.Second)
+
+	// A rolling update of the guard's Deployment stops the leader with SIGTERM: it releases the
+	// Lease as it goes, so the standby leads at once rather than after the lease duration.
+	stopped := time.Now()
+	if err := lead.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lead.done:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the leader did not stop within 15s of SIGTERM:\n%s", lead.output())
+	}
+	if code := lead.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("the leader exited %d on SIGTERM:\n%s", code, lead.output())
+	}
+	_, took := leaderOf(t, gs, lead, leaseDuration)
+	measure(t, "graceful handover", "the standby led %.1fs after the leader's SIGTERM (lease %s)", took.Sub(stopped).Seconds(), leaseDuration)
+	if d := took.Sub(stopped); d > leaseDuration/2 {
+		t.Errorf("the standby led %.1fs after the leader's SIGTERM: the released Lease should pass at once", d.Seconds())
+	}
 }
 
 func mustUnmarshal(t *testing.T, doc string, into any) {
