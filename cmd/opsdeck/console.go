@@ -98,7 +98,7 @@ func (g *globals) liveBackend(ctx context.Context, cfg config.Config, shareFrame
 	parts := &liveParts{conn: conn, recorder: rec}
 	exec.BlueGreen = blueGreenSettings(cfg)
 	opts := live.Options{Identity: conn.Identity, Watcher: w, Executor: exec, Clock: domain.SystemClock{},
-		Thresholds: cfg.ThresholdSet(), NoReconcile: g.observeOnly, ShareFrames: shareFrames}
+		Thresholds: cfg.ThresholdSet(), NoReconcile: g.observeOnly, ReconcileWhile: g.reconcileWhile, ShareFrames: shareFrames}
 	if src, err := metricsSource(cfg, conn); err != nil {
 		opts.MetricsErr = err
 	} else {

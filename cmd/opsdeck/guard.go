@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -109,6 +110,11 @@ func runGuard(ctx context.Context, g *globals, o guardOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g.observeOnly = dryRun // a dry run performs no pending blue-green switch or scale-down either
+	var leading atomic.Bool
+	if o.leaderElect {
+		// Standbys leave pending blue-green switches and scale-downs to the leader too.
+		g.reconcileWhile = leading.Load
+	}
 	lb, err := g.liveBackend(ctx, cfg, 0)
 	if err != nil {
 		return err
@@ -155,6 +161,8 @@ func runGuard(ctx context.Context, g *globals, o guardOptions) error {
 		},
 	}, func(ctx context.Context) {
 		log.Info("leading", "identity", id)
+		leading.Store(true)
+		defer leading.Store(false)
 		// A new term starts from what the cluster says, never from an earlier term's memory: a
 		// fresh engine judges the rollouts in flight, and the executor's preconditions refuse
 		// to repeat what another leader already did.

@@ -47,6 +47,8 @@ type globals struct {
 	display string
 	// observeOnly keeps the live backend from finishing pending blue-green steps (guard --dry-run).
 	observeOnly bool
+	// reconcileWhile, when set, gates those blue-green steps (guard --leader-elect: the leader's).
+	reconcileWhile func() bool
 }
 
 // run builds the command tree for args[0]'s name, runs it and returns the exit code, after

@@ -1,12 +1,18 @@
 package gameday
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/opsdeck/opsdeck/internal/audit"
 	"github.com/opsdeck/opsdeck/internal/sandbox"
 )
 
@@ -159,5 +165,50 @@ func TestReplicasRollBackEachBadRolloutOnce(t *testing.T) {
 			leaderOf(t, gs, lead, 2*leaseDuration)
 			noSecondRollback(t, client, ns, services, gs...)
 		})
+	}
+}
+
+// Only the leader finishes pending blue-green steps: a deploy started by the CLI (which exits
+// at once) is switched by the leading replica, and the standby's audit log has nothing.
+func TestOnlyLeaderFinishesBlueGreenSwitch(t *testing.T) {
+	env := gameday(t)
+	client := env.Client(t)
+	ns := env.NewNamespace(t)
+	env.CreateBlueGreen(t, ns, "checkout", "checkout:v1", 2)
+	gs := replicas(t, env, ns, 2)
+	lead, _ := leaderOf(t, gs, nil, time.Second)
+
+	home := t.TempDir()
+	cmd := exec.Command(world.bin, "deploy", "checkout", "checkout:v2", "--yes", "-n", ns,
+		"--kubeconfig", env.Kubeconfig, "--audit-log", filepath.Join(home, "audit.jsonl"))
+	cmd.Env = []string{"HOME=" + home, "XDG_CONFIG_HOME=" + home, "XDG_STATE_HOME=" + home, "PATH=" + os.Getenv("PATH")}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("opsdeck deploy: %v\n%s", err, out)
+	}
+	waitFor(t, 90*time.Second, "traffic switched to green", func() (bool, string) {
+		svc, err := client.CoreV1().Services(ns).Get(context.Background(), "checkout", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return svc.Spec.Selector["opsdeck.io/color"] == "green", fmt.Sprintf("selector %v", svc.Spec.Selector)
+	})
+	for _, g := range gs {
+		entries, err := audit.Read(g.audit)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		switches := 0
+		for _, e := range entries {
+			if e.Action == "switch" && e.Result == audit.ResultOK {
+				switches++
+			}
+		}
+		want := 0
+		if g == lead {
+			want = 1
+		}
+		if switches != want {
+			t.Errorf("%s (leader: %v) made %d switches, want %d", g.name, g == lead, switches, want)
+		}
 	}
 }
