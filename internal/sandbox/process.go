@@ -127,6 +127,7 @@ func alive(pid int, dir string) bool {
 func stopPids(dir string, pids map[string]int, grace time.Duration) []string {
 	for _, pid := range pids {
 		if alive(pid, dir) {
+			_ = syscall.Kill(pid, syscall.SIGCONT) // a frozen component (game day) acts on SIGTERM only once thawed
 			_ = syscall.Kill(pid, syscall.SIGTERM)
 		}
 	}
