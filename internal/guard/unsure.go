@@ -1,6 +1,8 @@
 package guard
 
 import (
+	"math"
+
 	"github.com/opsdeck/opsdeck/internal/domain"
 )
 
@@ -23,7 +25,7 @@ func unsure(st domain.ClusterState, f domain.MetricsFrame) string {
 func inconclusive(st domain.ClusterState, why string) map[string]Status {
 	out := make(map[string]Status, len(st.Services))
 	for _, svc := range st.Services {
-		out[svc.Key()] = Status{Service: svc.Key(), Verdict: VerdictInconclusive, Detail: why}
+		out[svc.Key()] = Status{Service: svc.Key(), Verdict: VerdictInconclusive, Detail: why, Old: math.NaN(), Value: math.NaN()}
 	}
 	return out
 }
