@@ -7,7 +7,9 @@ STATICCHECK  ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Where `make install` puts the binaries: go's own choice ($GOBIN, else the first GOPATH's bin).
 GOBIN_DIR    ?= $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)
 
-.PHONY: build test unit demo sandbox sandbox-down sandbox-bin bench lint install clean
+FUZZTIME     ?= 30s
+
+.PHONY: build test unit race fuzz demo sandbox sandbox-down sandbox-bin bench lint install clean
 
 build:
 	$(GO) build -o $(BIN)/opsdeck ./cmd/opsdeck
@@ -20,6 +22,22 @@ test:
 # Tests that need no sandbox: the pure, model and golden-screen tests.
 unit:
 	$(GO) test -short ./...
+
+# The unit tests under the race detector.
+race:
+	$(GO) test -race -short -count=1 ./...
+
+# Every Fuzz* target of the module, each for FUZZTIME (go test -fuzz takes one target at a time),
+# found with `go test -list`, so a new target is fuzzed without being named here. Each run
+# starts from the corpus checked in under the package's testdata/fuzz/; a failure adds its input
+# there, to be committed with the fix.
+fuzz:
+	@$(GO) test -list '^Fuzz' ./... | awk '/^Fuzz/ { names = names " " $$0; next } \
+	  /^ok / { n = split(names, a, " "); for (i = 1; i <= n; i++) print $$2, a[i]; names = "" }' | \
+	while read -r pkg name; do \
+	  echo "fuzz: $$pkg $$name for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) "$$pkg" || exit 1; \
+	done
 
 demo:
 	$(GO) run ./cmd/opsdeck --demo

@@ -111,7 +111,7 @@ func Parse(data []byte) (Config, []error) {
 	j, err := yaml.YAMLToJSONStrict(data)
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
-		return c, []error{errors.New(msg)}
+		return c, yamlProblems(msg)
 	}
 	var root any
 	if err := json.Unmarshal(j, &root); err != nil {
@@ -202,4 +202,25 @@ func clone(p *float64) *float64 {
 	}
 	v := *p
 	return &v
+}
+
+// yamlProblems splits a YAML error into one problem per line: the decoder lists several
+// ("yaml: unmarshal errors:\n  line 3: key \"a\" already set in map\n  ..."), and each
+// problem is printed on a line of its own.
+func yamlProblems(msg string) []error {
+	var out []error
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line == "yaml: unmarshal errors:" {
+			continue
+		}
+		if !strings.HasPrefix(line, "yaml: ") {
+			line = "yaml: " + line
+		}
+		out = append(out, errors.New(line))
+	}
+	if len(out) == 0 {
+		out = append(out, errors.New(strings.TrimSpace(msg)))
+	}
+	return out
 }

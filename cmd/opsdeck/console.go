@@ -43,6 +43,9 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 	defer lb.close()
 	cg := newConsoleGuard(cfg, lb.backend, lb.recorder, guardOn, g.readOnly)
 	cg.reportSettled(g.settled)
+	if !g.allNamespaces {
+		go cg.watchLeader(ctx, lb.conn.Client, lb.conn.Namespace)
+	}
 	go cg.run(ctx)
 	err = app.Run(ctx, lb.backend, cg.options(opts))
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
@@ -96,7 +99,7 @@ func (g *globals) liveBackend(ctx context.Context, cfg config.Config, shareFrame
 	parts := &liveParts{conn: conn, recorder: rec}
 	exec.BlueGreen = blueGreenSettings(cfg)
 	opts := live.Options{Identity: conn.Identity, Watcher: w, Executor: exec, Clock: domain.SystemClock{},
-		Thresholds: cfg.ThresholdSet(), NoReconcile: g.observeOnly, ShareFrames: shareFrames}
+		Thresholds: cfg.ThresholdSet(), NoReconcile: g.observeOnly, ReconcileWhile: g.reconcileWhile, ShareFrames: shareFrames}
 	if src, err := metricsSource(cfg, conn); err != nil {
 		opts.MetricsErr = err
 	} else {

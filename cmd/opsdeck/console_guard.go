@@ -8,11 +8,15 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/opsdeck/opsdeck/config"
 	"github.com/opsdeck/opsdeck/internal/actions"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/guard"
+	"github.com/opsdeck/opsdeck/internal/leader"
 	"github.com/opsdeck/opsdeck/ui/app"
 )
 
@@ -24,6 +28,8 @@ type consoleGuard struct {
 	on      atomic.Bool
 	updates chan app.GuardUpdate
 	shown   map[string]guard.Verdict
+	// leader is the guard leader of the namespace, when one holds its Lease.
+	leader atomic.Pointer[leaderClaim]
 }
 
 // A read-only console writes nothing to anyone: no threshold Events in the cluster, no posts to
@@ -35,8 +41,68 @@ func newConsoleGuard(cfg config.Config, b domain.Backend, rec *actions.EventReco
 	if readOnly {
 		c.runner.Notifier, c.runner.AlertEvents = nil, nil
 	}
-	c.runner.Enabled = c.on.Load
+	// A console stands aside while a guard leader holds the namespace's Lease: two guards
+	// judging the same rollouts would race to act.
+	c.runner.Enabled = func() bool { return c.on.Load() && c.leaderPod() == "" }
 	return c
+}
+
+// leaderPoll is how often the console reads the guard Lease of its namespace: one GET of one
+// small object, well within a lease duration.
+const leaderPoll = 2 * time.Second
+
+// watchLeader follows the guard Lease of namespace ns until ctx ends. A claim the console can
+// no longer read (the API is away) still counts until it would expire.
+func (c *consoleGuard) watchLeader(ctx context.Context, client kubernetes.Interface, ns string) {
+	t := time.NewTicker(leaderPoll)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, leaderPoll)
+		h, err := leader.Read(rctx, client, ns, time.Now())
+		cancel()
+		if err == nil {
+			if h.Valid {
+				c.leader.Store(&leaderClaim{pod: printable(leader.Pod(h.Identity)), expires: h.Expires})
+			} else {
+				c.leader.Store(nil)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// leaderClaim is a guard leader's hold on the namespace, as last read.
+type leaderClaim struct {
+	pod     string
+	expires time.Time
+}
+
+// leaderPod is the pod of the guard leader that guards the namespace now, or "".
+func (c *consoleGuard) leaderPod() string {
+	l := c.leader.Load()
+	if l == nil || !time.Now().Before(l.expires) {
+		return ""
+	}
+	return l.pod
+}
+
+// printable drops control characters from cluster text (here a Lease holder) before it
+// reaches the terminal, and keeps it short.
+func printable(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	return s
 }
 
 // options wires the guard into the console's options.
@@ -82,7 +148,7 @@ func (c *consoleGuard) publish(u app.GuardUpdate) {
 // update turns a round into what the console shows: the GUARD column, a summary, and events
 // for rollbacks and for services that start to breach.
 func (c *consoleGuard) update(ev guard.Evaluation) app.GuardUpdate {
-	u := app.GuardUpdate{States: make(map[string]string, len(ev.Statuses))}
+	u := app.GuardUpdate{States: make(map[string]string, len(ev.Statuses)), Leader: c.leaderPod()}
 	counts := map[guard.Verdict]int{}
 	keys := make([]string, 0, len(ev.Statuses))
 	for k := range ev.Statuses {

@@ -5,18 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
+	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/opsdeck/opsdeck/config"
 	"github.com/opsdeck/opsdeck/internal/actions"
 	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/guard"
+	"github.com/opsdeck/opsdeck/internal/leader"
 	"github.com/opsdeck/opsdeck/internal/notify"
 )
 
@@ -24,8 +28,16 @@ import (
 // follows a breach's `for` duration within a few seconds.
 const guardInterval = time.Second
 
+// guardOptions are the flags of `opsdeck guard`.
+type guardOptions struct {
+	dryRun bool
+	// leaderElect runs this process as one of several replicas: only the Lease's holder acts.
+	leaderElect   bool
+	leaseDuration time.Duration
+}
+
 func newGuardCmd(g *globals) *cobra.Command {
-	var dryRun bool
+	var o guardOptions
 	cmd := &cobra.Command{
 		Use:   "guard",
 		Short: "Auto-guard without a screen: roll back bad rollouts, JSON lines on stdout",
@@ -33,17 +45,60 @@ func newGuardCmd(g *globals) *cobra.Command {
 rollback rule of the config (by default: 5xx ratio above 5 % for 20 s, p99 latency above 1 s for
 30 s), stalls, or crash-loops, within guard.window of its start. Every decision and action is
 written as a JSON line on stdout, in the audit log, and as a Kubernetes Event. It stops on
-SIGINT or SIGTERM. In a pod it uses the in-cluster configuration.`,
+SIGINT or SIGTERM. In a pod it uses the in-cluster configuration.
+
+With --leader-elect several replicas share the namespace: they elect a leader on the
+coordination.k8s.io Lease "opsdeck-guard" of the namespace, and only the leader judges and acts.
+When the leader dies a standby takes over within the lease duration and judges the rollouts in
+flight afresh from the cluster; the executor's revision preconditions keep it from repeating a
+rollback the old leader made.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runGuard(cmd.Context(), g, dryRun)
+			if o.leaseDuration < 3*time.Second {
+				return usageError{fmt.Errorf("--lease-duration %s is too short: give 3s or more (default %s)", o.leaseDuration, leader.DefaultLeaseDuration)}
+			}
+			return runGuard(cmd.Context(), g, o)
 		},
 	}
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "decide and report, but change nothing")
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "decide and report, but change nothing")
+	cmd.Flags().BoolVar(&o.leaderElect, "leader-elect", false, "run as one of several replicas: only the holder of the namespace's Lease acts")
+	cmd.Flags().DurationVar(&o.leaseDuration, "lease-duration", leader.DefaultLeaseDuration,
+		"with --leader-elect: how long a leader's claim lasts unrenewed, the longest a standby waits after the leader dies")
 	return cmd
 }
 
-func runGuard(ctx context.Context, g *globals, dryRun bool) error {
+// missingLeasePermissions names what --leader-elect lacks on top of the guard's own
+// permissions: to create the Lease, and to read and renew the one named leader.LeaseName (a
+// Role may grant those two by resourceNames, as config/examples/guard-in-cluster.yaml does).
+func missingLeasePermissions(ctx context.Context, client kubernetes.Interface, ns string) ([]string, error) {
+	var missing []string
+	for _, p := range []authv1.ResourceAttributes{
+		{Verb: "create", Group: "coordination.k8s.io", Resource: "leases"},
+		{Verb: "get", Group: "coordination.k8s.io", Resource: "leases", Name: leader.LeaseName},
+		{Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Name: leader.LeaseName},
+	} {
+		p.Namespace = ns
+		review := &authv1.SelfSubjectAccessReview{Spec: authv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &p}}
+		res, err := client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("checking permissions (%s leases): %w", p.Verb, err)
+		}
+		if !res.Status.Allowed {
+			what := p.Verb + " leases.coordination.k8s.io"
+			if p.Name != "" {
+				what += " " + p.Name
+			}
+			missing = append(missing, what+" in namespace "+ns)
+		}
+	}
+	return missing, nil
+}
+
+func runGuard(ctx context.Context, g *globals, o guardOptions) error {
+	dryRun := o.dryRun
+	if o.leaderElect && g.allNamespaces {
+		return usageError{errors.New("--leader-elect keeps its Lease in the guarded namespace: give one with -n instead of -A")}
+	}
 	if g.readOnly && !dryRun {
 		return errors.New("auto-guard rolls back without asking, which --readonly forbids; use --dry-run to only report")
 	}
@@ -55,6 +110,11 @@ func runGuard(ctx context.Context, g *globals, dryRun bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g.observeOnly = dryRun // a dry run performs no pending blue-green switch or scale-down either
+	var leading atomic.Bool
+	if o.leaderElect {
+		// Standbys leave pending blue-green switches and scale-downs to the leader too.
+		g.reconcileWhile = leading.Load
+	}
 	lb, err := g.liveBackend(ctx, cfg, 0)
 	if err != nil {
 		return err
@@ -65,6 +125,13 @@ func runGuard(ctx context.Context, g *globals, dryRun bool) error {
 		if err != nil {
 			return err
 		}
+		if o.leaderElect {
+			more, err := missingLeasePermissions(ctx, lb.conn.Client, lb.conn.Namespace)
+			if err != nil {
+				return err
+			}
+			missing = append(missing, more...)
+		}
 		if len(missing) > 0 {
 			return fmt.Errorf("auto-guard cannot start: %s (see config/examples/guard-in-cluster.yaml for the least RBAC it needs)",
 				cluster.FormatMissing(lb.conn.Identity.User, missing))
@@ -73,11 +140,35 @@ func runGuard(ctx context.Context, g *globals, dryRun bool) error {
 	if !lb.backend.WaitForSync(ctx) {
 		return ctx.Err()
 	}
-	runner := newGuardRunner(cfg, lb.backend, lb.recorder, dryRun, log)
-	log.Info("guard started", "context", lb.conn.Identity.Context, "user", lb.conn.Identity.User,
+	attrs := []any{"context", lb.conn.Identity.Context, "user", lb.conn.Identity.User,
 		"namespaces", lb.conn.Identity.Namespaces, "dry_run", dryRun,
-		"window", cfg.Guard.Window.String(), "stable_after", cfg.Guard.StableAfter.String())
-	err = runner.Run(ctx)
+		"window", cfg.Guard.Window.String(), "stable_after", cfg.Guard.StableAfter.String()}
+	if !o.leaderElect {
+		log.Info("guard started", attrs...)
+		err = newGuardRunner(cfg, lb.backend, lb.recorder, dryRun, log).Run(ctx)
+		log.Info("guard stopped")
+		return err
+	}
+	id := leader.Identity()
+	log.Info("guard started", append(attrs, "leader_elect", true, "identity", id,
+		"lease", lb.conn.Namespace+"/"+leader.LeaseName, "lease_duration", o.leaseDuration.String())...)
+	err = leader.Run(ctx, leader.Config{
+		Client: lb.conn.Client, Namespace: lb.conn.Namespace, Identity: id, LeaseDuration: o.leaseDuration,
+		OnNewLeader: func(holder string) {
+			if holder != id {
+				log.Info("standby", "leader", holder)
+			}
+		},
+	}, func(ctx context.Context) {
+		log.Info("leading", "identity", id)
+		leading.Store(true)
+		defer leading.Store(false)
+		// A new term starts from what the cluster says, never from an earlier term's memory: a
+		// fresh engine judges the rollouts in flight, and the executor's preconditions refuse
+		// to repeat what another leader already did.
+		_ = newGuardRunner(cfg, lb.backend, lb.recorder, dryRun, log).Run(ctx)
+		log.Info("not leading", "identity", id)
+	})
 	log.Info("guard stopped")
 	return err
 }

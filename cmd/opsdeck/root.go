@@ -51,6 +51,8 @@ type globals struct {
 	observeOnly bool
 	// settled are the actions of unknown outcome found in the audit log at start.
 	settled []actions.Settled
+	// reconcileWhile, when set, gates those blue-green steps (guard --leader-elect: the leader's).
+	reconcileWhile func() bool
 }
 
 // run builds the command tree for args[0]'s name, runs it and returns the exit code, after

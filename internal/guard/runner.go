@@ -163,7 +163,12 @@ func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
 	var statuses map[string]Status
 	var decisions []Decision
 	if r.Enabled == nil || r.Enabled() {
-		statuses, decisions = r.Engine.Evaluate(now, st, frame)
+		if why := unsure(st, frame); why != "" {
+			r.Engine.Reset()
+			statuses = inconclusive(st, why)
+		} else {
+			statuses, decisions = r.Engine.Evaluate(now, st, frame)
+		}
 	} else {
 		r.Engine.Reset()
 		statuses = make(map[string]Status, len(st.Services))

@@ -28,6 +28,9 @@ func (b *Backend) startReconciler(ctx context.Context) {
 			}
 		},
 	}
+	if while := b.opts.ReconcileWhile; while != nil {
+		r.Only = func(domain.Service) bool { return while() }
+	}
 	b.steps = newStepLog()
 	if b.opts.Metrics != nil {
 		r.Metrics = b.opts.Metrics.Frame

@@ -36,6 +36,9 @@ type Options struct {
 	Thresholds domain.Thresholds
 	// NoReconcile leaves pending blue-green switches and scale-downs to other processes.
 	NoReconcile bool
+	// ReconcileWhile, when set, lets the reconciler act only while it returns true (a guard
+	// replica: only while it leads).
+	ReconcileWhile func() bool
 	// OnBlueGreenStep, when set, receives every switch and scale-down the backend performs.
 	OnBlueGreenStep func(bluegreen.Step)
 	Log             *slog.Logger

@@ -48,6 +48,9 @@ func Main(m *testing.M) int {
 // start fails the test: integration tests never skip silently.
 func Shared(t testing.TB) *Env {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the sandbox (skipped under -short, which runs the unit tests only)")
+	}
 	shared.once.Do(func() {
 		if dir := os.Getenv("OPSDECK_SANDBOX_DIR"); dir != "" {
 			shared.env, shared.err = Load(dir)

@@ -69,15 +69,16 @@ scrape_configs:
 	return promURL, s.waitFor(ctx, "prometheus ready", 60*time.Second, httpOK(promURL+"/-/ready", ""))
 }
 
-// waitSamples waits until Prometheus has request samples for every ready pod of the seeded
-// namespace: from then on, every query a test makes has data to read.
+// waitSamples waits until Prometheus has a request rate for every ready pod of the seeded
+// namespace (two samples each: rate() answers nothing with one): from then on, every query a
+// test makes has data to read.
 func (s *Sandbox) waitSamples(ctx context.Context, client kubernetes.Interface, promURL string) error {
-	return s.waitFor(ctx, "prometheus has samples for every seeded pod", 3*time.Minute, func(ctx context.Context) (bool, error) {
+	return s.waitFor(ctx, "prometheus has a request rate for every seeded pod", 3*time.Minute, func(ctx context.Context) (bool, error) {
 		pods, err := client.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, err
 		}
-		seen, err := QueryLabels(ctx, promURL, fmt.Sprintf(`group by (pod) (http_requests_total{namespace=%q})`, Namespace), "pod")
+		seen, err := QueryLabels(ctx, promURL, fmt.Sprintf(`group by (pod) (rate(http_requests_total{namespace=%q}[1m]))`, Namespace), "pod")
 		if err != nil {
 			return false, err
 		}

@@ -44,6 +44,11 @@ func (s *Sandbox) start(name, bin string, tied bool, args ...string) (*process, 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
+	// What Start and Restart need to run it again, on the same ports and data.
+	if err := writeCommand(s.Dir, name, command{Bin: bin, Args: args, Tied: tied, Starter: os.Getpid()}); err != nil {
+		_ = cmd.Process.Kill()
+		return nil, err
+	}
 	p := &process{name: name, cmd: cmd, log: logPath, exited: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
@@ -122,6 +127,7 @@ func alive(pid int, dir string) bool {
 func stopPids(dir string, pids map[string]int, grace time.Duration) []string {
 	for _, pid := range pids {
 		if alive(pid, dir) {
+			_ = syscall.Kill(pid, syscall.SIGCONT) // a frozen component (game day) acts on SIGTERM only once thawed
 			_ = syscall.Kill(pid, syscall.SIGTERM)
 		}
 	}

@@ -94,6 +94,7 @@ type Model struct {
 	statusAt  time.Time
 
 	guardOn     bool
+	guardLeader string // the pod of a guard leader this console stands aside for
 	guardStates map[string]string
 	guardText   string
 
@@ -251,6 +252,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case guardUpdateMsg:
 		m.guardStates = msg.u.States
 		m.guardText = msg.u.Status
+		m.guardLeader = msg.u.Leader
 		m.table.SetGuardStates(msg.u.States)
 		bell := false
 		for _, e := range msg.u.Events {

@@ -19,6 +19,9 @@ type GuardUpdate struct {
 	Status string
 	// Events are the round's rollbacks and verdict changes, oldest first.
 	Events []domain.Event
+	// Leader, when set, is the pod of an `opsdeck guard --leader-elect` that holds the
+	// namespace's Lease: it guards, and this console stands aside.
+	Leader string
 }
 
 // guardUpdateMsg carries one GuardUpdate and the channel to wait on for the next.

@@ -32,6 +32,7 @@ type headerKey struct {
 	err        string
 	lastGood   time.Time
 	guard      bool
+	leader     string
 	guardText  string
 	readOnly   bool
 	themePlain bool
@@ -235,7 +236,7 @@ func (m *Model) headerView() string {
 		errText = safe.Redact(safe.Text(m.frame.Err.Error()))
 	}
 	k := headerKey{m.width, m.now.Truncate(time.Second), m.haveState, m.state.API, m.haveFrame, errText, m.lastGood,
-		m.guardOn, m.guardText, m.opts.ReadOnly, m.theme.Plain}
+		m.guardOn, m.guardLeader, m.guardText, m.opts.ReadOnly, m.theme.Plain}
 	if m.cache.header == "" || m.cache.headerKey != k {
 		m.cache.headerKey, m.cache.header = k, header.View(m.theme, m.width, m.headerInfo())
 	}
@@ -251,6 +252,7 @@ func (m *Model) headerInfo() header.Info {
 		MetricsErr:  m.frame.Err,
 		MetricsOK:   m.lastGood,
 		Guard:       m.guardOn,
+		GuardLeader: m.guardLeader,
 		GuardText:   m.guardText,
 		ReadOnly:    m.opts.ReadOnly,
 		Now:         m.now,

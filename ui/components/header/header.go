@@ -26,6 +26,7 @@ type Info struct {
 	MetricsOK   time.Time
 	Guard       bool
 	GuardText   string // extra guard status, e.g. from the guard engine
+	GuardLeader string // the pod of a guard leader that guards the namespace instead of the console
 	ReadOnly    bool
 	Now         time.Time
 }
@@ -78,6 +79,9 @@ func View(t theme.Theme, width int, in Info) string {
 	guard := t.Muted.Render("auto-guard: off")
 	if in.Guard {
 		guard = t.OK.Render("auto-guard: on")
+		if in.GuardLeader != "" {
+			guard = t.OK.Render("auto-guard: by " + in.GuardLeader + " (leader)")
+		}
 	}
 	if in.GuardText != "" {
 		guard += " " + t.Muted.Render(in.GuardText)
