@@ -41,6 +41,7 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 		return err
 	}
 	defer lb.close()
+	opts.Timeline = g.consoleTimeline(cfg, lb)
 	cg := newConsoleGuard(cfg, lb.backend, lb.recorder, guardOn)
 	go cg.run(ctx)
 	err = app.Run(ctx, lb.backend, cg.options(opts))

@@ -138,6 +138,7 @@ and deploys, rolls back and guards them from the keyboard. Without a command it 
 		newGuardCmd(g),
 		newConfigCmd(g),
 		newVersionCmd(g),
+		newTimelineCmd(g),
 	)
 	return root
 }

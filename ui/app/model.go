@@ -236,6 +236,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case actionDoneMsg:
 		cmds = append(cmds, m.actionDone(msg))
 
+	case timelineDoneMsg:
+		m.timelineDone(msg)
+
 	case GuardStatesMsg:
 		m.guardStates = msg.States
 		m.guardText = msg.Status
@@ -475,6 +478,8 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(k, km.Release):
 		return m.releaseGuardHold()
+	case key.Matches(k, km.Timeline):
+		return m.writeTimeline()
 	case key.Matches(k, km.Up):
 		m.move(-1)
 	case key.Matches(k, km.Down):

@@ -33,6 +33,9 @@ type Options struct {
 	// rollbacks and verdict changes for the events pane. The console rings the terminal
 	// bell on each Warning among them.
 	GuardUpdates <-chan GuardUpdate
+	// Timeline, when set, writes a service's incident timeline to a file and returns its path
+	// (the t key); it runs in a command.
+	Timeline TimelineFunc
 }
 
 func (o Options) withDefaults() Options {
