@@ -81,6 +81,7 @@ func Build(ctx context.Context, in Input) Timeline {
 		if in.Metrics != nil && len(deploys)-n <= maxWindows {
 			w := readWindow(ctx, in, t.Entries[i], t.Revisions, inc)
 			if b, ok := firstBreach(w, svc, in.Thresholds); ok {
+				b = refineBreach(ctx, in, w, b)
 				w.breach, breached = &b, true
 				t.Entries = append(t.Entries, Entry{Time: b.at, Kind: KindBreach, Summary: b.what,
 					Revision: t.Entries[i].Revision, Sources: []string{SourcePrometheus}})
@@ -126,6 +127,7 @@ func fromAudit(in Input, svc domain.Service) []Entry {
 				done := a.Time.UTC()
 				out[i].Done = &done
 				out[i].Result = a.Result
+				out[i].Summary = auditSummary(a)
 				if a.ToRevision != 0 {
 					out[i].Revision = a.ToRevision
 				}
@@ -424,8 +426,7 @@ func readWindow(ctx context.Context, in Input, d Entry, revs []Revision, inc inc
 	if w.End.After(in.Now) {
 		w.End = in.Now
 	}
-	span := w.End.Sub(w.Start)
-	w.Step = max(time.Second, (span / maxRows).Round(time.Second))
+	w.Step = niceStep(w.End.Sub(w.Start) / maxRows)
 	w.Start = w.Start.Truncate(w.Step)
 	w.StepSeconds = w.Step.Seconds()
 	series, err := in.Metrics.Between(ctx, in.Service, w.Start, w.End, w.Step)
@@ -433,6 +434,12 @@ func readWindow(ctx context.Context, in Input, d Entry, revs []Revision, inc inc
 		w.Err = oneLine(err.Error())
 		return w
 	}
+	fillRows(&w, series)
+	return w
+}
+
+// fillRows lays series on the window's steps.
+func fillRows(w *Window, series []domain.Series) {
 	byTime := map[int64]*Row{}
 	for at := w.Start; !at.After(w.End); at = at.Add(w.Step) {
 		w.Rows = append(w.Rows, Row{Time: at.UTC(), Values: map[domain.Metric]float64{}})
@@ -456,7 +463,40 @@ func readWindow(ctx context.Context, in Input, d Entry, revs []Revision, inc inc
 		}
 	}
 	w.newRev = newRevisionSeries(series, w.ReplicaSet)
-	return w
+}
+
+// refineBreach reads the step before a breach found at a coarse step again at one second, so
+// that "deploy to first breach" is not rounded to the window's step.
+func refineBreach(ctx context.Context, in Input, w Window, b breach) breach {
+	if w.Step <= time.Second {
+		return b
+	}
+	start := b.at.Add(-w.Step)
+	if start.Before(w.Deploy) {
+		start = w.Deploy.Truncate(time.Second)
+	}
+	fine := Window{Deploy: w.Deploy, Revision: w.Revision, ReplicaSet: w.ReplicaSet, Start: start, End: b.at, Step: time.Second}
+	series, err := in.Metrics.Between(ctx, in.Service, fine.Start, fine.End, fine.Step)
+	if err != nil {
+		return b
+	}
+	fillRows(&fine, series)
+	if fb, ok := firstBreach(fine, in.Service, in.Thresholds); ok && fb.metric == b.metric {
+		fb.end = b.end
+		return fb
+	}
+	return b
+}
+
+// niceStep is the first of the steps a reader counts in that is at least d.
+func niceStep(d time.Duration) time.Duration {
+	for _, s := range []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second,
+		30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute} {
+		if s >= d {
+			return s
+		}
+	}
+	return 15 * time.Minute
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
@@ -559,7 +599,7 @@ func figures(ctx context.Context, in Input, es []Entry, d int, inc incident, w *
 		switch {
 		case inc.resolved >= 0:
 			t := es[inc.resolved].Time
-			f.BreachEndAt, f.BreachEnd = &t, "the alert's resolution (ThresholdResolved Event)"
+			f.BreachEndAt, f.BreachEnd = &t, "the alert's resolution, ThresholdResolved Event"
 		case w != nil && w.breach != nil && !w.breach.end.IsZero():
 			t := w.breach.end
 			f.BreachEndAt, f.BreachEnd = &t, "the first step back within the threshold, read from Prometheus"
@@ -613,13 +653,14 @@ func figures(ctx context.Context, in Input, es []Entry, d int, inc incident, w *
 	return f
 }
 
-// markRows names, on each row, the entries that happened during its step.
+// markRows names, on each row, the entries of the step that ends at it: a value read at t
+// covers what happened up to t.
 func markRows(w *Window, es []Entry) {
 	for i := range w.Rows {
-		from := w.Rows[i].Time
-		to := from.Add(w.Step)
+		to := w.Rows[i].Time
+		from := to.Add(-w.Step)
 		for _, e := range es {
-			if !e.Time.Before(from) && e.Time.Before(to) && e.Kind != KindWarning {
+			if e.Time.After(from) && !e.Time.After(to) && e.Kind != KindWarning {
 				w.Rows[i].Marks = append(w.Rows[i].Marks, e.Kind)
 			}
 		}

@@ -149,8 +149,12 @@ func writeEntries(b *strings.Builder, t Timeline, at func(time.Time) string) {
 				fmt.Fprintf(b, " — failed: %s", e.Result)
 			}
 		}
-		if e.Done != nil && !e.Done.Equal(e.Time) {
-			fmt.Fprintf(b, " — done %s", at(*e.Done))
+		if e.Done != nil {
+			if d := e.Done.Sub(e.Time); d < time.Minute {
+				fmt.Fprintf(b, " — done in %.1fs", d.Seconds())
+			} else {
+				fmt.Fprintf(b, " — done %s", at(*e.Done))
+			}
 		}
 		fmt.Fprintf(b, " _[%s]_\n", strings.Join(e.Sources, ", "))
 		if e.Reason != "" && e.Reason != e.Summary {
@@ -226,9 +230,9 @@ func writeWindow(b *strings.Builder, t Timeline, w Window, at func(time.Time) st
 		b.WriteString(asciigraph.Plot(vals, asciigraph.Height(5), asciigraph.Precision(precision(m))))
 		b.WriteString("\n" + axis(len(w.Rows), deployCol, graphLeft(vals, m)) + "\n```\n\n")
 	}
-	b.WriteString("| Time | req/s | 5xx | p99 | CPU | memory | ")
+	b.WriteString("| Time | req/s | 5xx % | p99 ms | CPU cores | memory MiB | ")
 	if w.ReplicaSet != "" {
-		b.WriteString("5xx of new pods | ")
+		b.WriteString("new pods' 5xx % | ")
 	}
 	b.WriteString("|\n|---|---:|---:|---:|---:|---:|")
 	if w.ReplicaSet != "" {
@@ -239,14 +243,14 @@ func writeWindow(b *strings.Builder, t Timeline, w Window, at func(time.Time) st
 		fmt.Fprintf(b, "| %s |", at(r.Time))
 		for _, m := range []domain.Metric{domain.MetricRequestRate, domain.MetricErrorRatio, domain.MetricLatencyP99, domain.MetricCPU, domain.MetricMemory} {
 			if v, ok := r.Values[m]; ok {
-				fmt.Fprintf(b, " %s |", fmtValue(m, v))
+				fmt.Fprintf(b, " %s |", number(m, v))
 			} else {
 				b.WriteString(" – |")
 			}
 		}
 		if w.ReplicaSet != "" {
 			if r.New5xx != nil {
-				fmt.Fprintf(b, " %s |", fmtValue(domain.MetricErrorRatio, *r.New5xx))
+				fmt.Fprintf(b, " %s |", number(domain.MetricErrorRatio, *r.New5xx))
 			} else {
 				b.WriteString(" – |")
 			}
@@ -258,6 +262,18 @@ func writeWindow(b *strings.Builder, t Timeline, w Window, at func(time.Time) st
 		fmt.Fprintf(b, " %s |\n", strings.Join(marks, ", "))
 	}
 	b.WriteString("\n")
+}
+
+// number writes a value in its display unit, without the unit (the column header has it).
+func number(m domain.Metric, v float64) string {
+	d := m.Display(v)
+	switch m {
+	case domain.MetricErrorRatio, domain.MetricRequestRate:
+		return fmt.Sprintf("%.1f", d)
+	case domain.MetricCPU:
+		return fmt.Sprintf("%.2f", d)
+	}
+	return fmt.Sprintf("%.0f", d)
 }
 
 func precision(m domain.Metric) uint {
