@@ -46,7 +46,7 @@ func (s *Source) Between(ctx context.Context, svc domain.Service, start, end tim
 
 // rateOfCounter matches a template that is the rate of a counter over $window, capturing the
 // counter's selector: rate(http_requests_total{$selector,code=~"5.."}[$window]).
-var rateOfCounter = regexp.MustCompile(`^\s*i?rate\((.+)\[\` + regexp.QuoteMeta(config.PlaceholderWindow) + `\]\)\s*$`)
+var rateOfCounter = regexp.MustCompile(`^\s*i?rate\((.+)\[` + regexp.QuoteMeta(config.PlaceholderWindow) + `\]\)\s*$`)
 
 // FailedRequests counts the 5xx responses of svc's pods between start and end from the
 // counter behind the errors query: sum(increase(COUNTER[end-start])) at end. It returns the

@@ -306,7 +306,7 @@ func mergeRevisions(entries []Entry, in Input) []Entry {
 			continue
 		}
 		e := Entry{Time: r.Created.UTC(), Kind: KindDeploy, Revision: r.Number, Image: r.Image,
-			Summary: fmt.Sprintf("revision %d created: %s", r.Number, r.Image), Sources: []string{SourceRevisions}}
+			Summary: fmt.Sprintf("%s rolled out: the ReplicaSet of revision %d was created", r.Image, r.Number), Sources: []string{SourceRevisions}}
 		if r.Color != "" {
 			e.Summary += " (" + string(r.Color) + ")"
 		}

@@ -227,8 +227,9 @@ func writeWindow(b *strings.Builder, t Timeline, w Window, at func(time.Time) st
 			continue
 		}
 		fmt.Fprintf(b, "```text\n%s (%s)\n", m.Title(), m.Unit())
-		b.WriteString(asciigraph.Plot(vals, asciigraph.Height(5), asciigraph.Precision(precision(m))))
-		b.WriteString("\n" + axis(len(w.Rows), deployCol, graphLeft(vals, m)) + "\n```\n\n")
+		p := precision(vals)
+		b.WriteString(asciigraph.Plot(vals, asciigraph.Height(5), asciigraph.Precision(p)))
+		b.WriteString("\n" + axis(len(w.Rows), deployCol, graphLeft(vals, p)) + "\n```\n\n")
 	}
 	b.WriteString("| Time | req/s | 5xx % | p99 ms | CPU cores | memory MiB | ")
 	if w.ReplicaSet != "" {
@@ -276,15 +277,27 @@ func number(m domain.Metric, v float64) string {
 	return fmt.Sprintf("%.0f", d)
 }
 
-func precision(m domain.Metric) uint {
-	if m == domain.MetricErrorRatio {
-		return 1
+// precision is the decimals the graph's labels need to tell its rows apart.
+func precision(vals []float64) uint {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range vals {
+		if !math.IsNaN(v) {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
 	}
-	return 0
+	switch r := hi - lo; {
+	case r >= 20:
+		return 0
+	case r >= 2:
+		return 1
+	case r >= 0.2:
+		return 2
+	}
+	return 3
 }
 
 // graphLeft is the width of asciigraph's label column for vals, so the deploy marker lines up.
-func graphLeft(vals []float64, m domain.Metric) int {
+func graphLeft(vals []float64, p uint) int {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, v := range vals {
 		if !math.IsNaN(v) {
@@ -293,7 +306,7 @@ func graphLeft(vals []float64, m domain.Metric) int {
 	}
 	w := 0
 	for _, v := range []float64{lo, hi} {
-		if n := len(fmt.Sprintf("%.*f", precision(m), v)); n > w {
+		if n := len(fmt.Sprintf("%.*f", p, v)); n > w {
 			w = n
 		}
 	}
