@@ -40,7 +40,10 @@ func (s *Sandbox) startControlPlane(ctx context.Context) error {
 		return err
 	}
 
-	if _, err := s.start("kube-apiserver", s.bin("kube-apiserver"), s.opts.Tied,
+	if err := s.writeKubeletCert(); err != nil {
+		return err
+	}
+	if _, err := s.start("kube-apiserver", s.bin("kube-apiserver"), s.opts.Tied, append([]string{
 		"--etcd-servers="+etcdURL,
 		fmt.Sprintf("--secure-port=%d", s.ports.apiserver),
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
@@ -57,7 +60,7 @@ func (s *Sandbox) startControlPlane(ctx context.Context) error {
 		// that would mount a token, and seeding a fresh namespace must not race it.
 		"--disable-admission-plugins=ServiceAccount",
 		"--profiling=false",
-	); err != nil {
+	}, s.apiserverKubeletFlags()...)...); err != nil {
 		return err
 	}
 	token, err := s.adminToken()
@@ -90,16 +93,24 @@ func (s *Sandbox) startControlPlane(ctx context.Context) error {
 	if err := os.WriteFile(stages, kwokStages, 0o644); err != nil {
 		return err
 	}
-	_, err = s.start("kwok", s.bin("kwok"), s.opts.Tied,
+	client, err := s.client()
+	if err != nil {
+		return err
+	}
+	if err := s.installLogsCRD(ctx, client); err != nil {
+		return err
+	}
+	_, err = s.start("kwok", s.bin("kwok"), s.opts.Tied, append([]string{
 		kubeconfig, "--config="+stages,
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-		// Addresses that exist only as data in the API: nothing may dial them.
-		"--node-ip=10.240.0.1", "--cidr=10.244.0.0/16",
+		// Pod addresses exist only as data in the API: nothing may dial them. Nodes are at
+		// 127.0.0.1, their kubelet being kwok's own server (kwokKubeletFlags).
+		"--cidr=10.244.0.0/16",
 		// Without leases the node-lifecycle controller marks nodes NotReady every minute.
 		"--node-lease-duration-seconds=40",
 		fmt.Sprintf("--server-address=127.0.0.1:%d", s.ports.kwok),
-	)
+	}, s.kwokKubeletFlags()...)...)
 	return err
 }
 
