@@ -44,17 +44,17 @@ func (s *Sandbox) startControlPlane(ctx context.Context) error {
 		return err
 	}
 	if _, err := s.start("kube-apiserver", s.bin("kube-apiserver"), s.opts.Tied, append([]string{
-		"--etcd-servers="+etcdURL,
+		"--etcd-servers=" + etcdURL,
 		fmt.Sprintf("--secure-port=%d", s.ports.apiserver),
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		// The default reconciler refuses a loopback advertise address.
 		"--endpoint-reconciler-type=none",
-		"--cert-dir="+s.path("pki"),
-		"--token-auth-file="+s.path("tokens.csv"),
+		"--cert-dir=" + s.path("pki"),
+		"--token-auth-file=" + s.path("tokens.csv"),
 		"--authorization-mode=RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+s.path("sa.key"),
-		"--service-account-signing-key-file="+s.path("sa.key"),
+		"--service-account-key-file=" + s.path("sa.key"),
+		"--service-account-signing-key-file=" + s.path("sa.key"),
 		"--service-cluster-ip-range=10.96.0.0/16",
 		// No pod waits for its namespace's default ServiceAccount: kwok runs no container
 		// that would mount a token, and seeding a fresh namespace must not race it.
@@ -101,7 +101,7 @@ func (s *Sandbox) startControlPlane(ctx context.Context) error {
 		return err
 	}
 	_, err = s.start("kwok", s.bin("kwok"), s.opts.Tied, append([]string{
-		kubeconfig, "--config="+stages,
+		kubeconfig, "--config=" + stages,
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		// Pod addresses exist only as data in the API: nothing may dial them. Nodes are at
