@@ -43,24 +43,27 @@ func (s *Sandbox) startControlPlane(ctx context.Context) error {
 	if err := s.writeKubeletCert(); err != nil {
 		return err
 	}
-	if _, err := s.start("kube-apiserver", s.bin("kube-apiserver"), s.opts.Tied, append([]string{
-		"--etcd-servers=" + etcdURL,
+	kubeletCert, kubeletKey := s.kubeletCertFiles()
+	if _, err := s.start("kube-apiserver", s.bin("kube-apiserver"), s.opts.Tied,
+		"--etcd-servers="+etcdURL,
 		fmt.Sprintf("--secure-port=%d", s.ports.apiserver),
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		// The default reconciler refuses a loopback advertise address.
 		"--endpoint-reconciler-type=none",
-		"--cert-dir=" + s.path("pki"),
-		"--token-auth-file=" + s.path("tokens.csv"),
+		"--cert-dir="+s.path("pki"),
+		"--token-auth-file="+s.path("tokens.csv"),
 		"--authorization-mode=RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file=" + s.path("sa.key"),
-		"--service-account-signing-key-file=" + s.path("sa.key"),
+		"--service-account-key-file="+s.path("sa.key"),
+		"--service-account-signing-key-file="+s.path("sa.key"),
 		"--service-cluster-ip-range=10.96.0.0/16",
 		// No pod waits for its namespace's default ServiceAccount: kwok runs no container
 		// that would mount a token, and seeding a fresh namespace must not race it.
 		"--disable-admission-plugins=ServiceAccount",
 		"--profiling=false",
-	}, s.apiserverKubeletFlags()...)...); err != nil {
+		// Pod logs: dial kubelets (kwok) only at their InternalIP, 127.0.0.1, and verify them.
+		"--kubelet-certificate-authority="+kubeletCert, "--kubelet-preferred-address-types=InternalIP",
+	); err != nil {
 		return err
 	}
 	token, err := s.adminToken()
@@ -93,24 +96,22 @@ func (s *Sandbox) startControlPlane(ctx context.Context) error {
 	if err := os.WriteFile(stages, kwokStages, 0o644); err != nil {
 		return err
 	}
-	client, err := s.client()
-	if err != nil {
+	if err := s.installLogsCRD(ctx); err != nil {
 		return err
 	}
-	if err := s.installLogsCRD(ctx, client); err != nil {
-		return err
-	}
-	_, err = s.start("kwok", s.bin("kwok"), s.opts.Tied, append([]string{
-		kubeconfig, "--config=" + stages,
+	_, err = s.start("kwok", s.bin("kwok"), s.opts.Tied,
+		kubeconfig, "--config="+stages,
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-		// Pod addresses exist only as data in the API: nothing may dial them. Nodes are at
-		// 127.0.0.1, their kubelet being kwok's own server (kwokKubeletFlags).
+		// Addresses that exist only as data in the API: nothing may dial them.
 		"--cidr=10.244.0.0/16",
+		// Nodes are at 127.0.0.1, their kubelet being kwok's own TLS server (kwoklogs.go).
+		"--node-ip=127.0.0.1", fmt.Sprintf("--node-port=%d", s.ports.kwok),
+		"--tls-cert-file="+kubeletCert, "--tls-private-key-file="+kubeletKey, "--enable-crds=Logs",
 		// Without leases the node-lifecycle controller marks nodes NotReady every minute.
 		"--node-lease-duration-seconds=40",
 		fmt.Sprintf("--server-address=127.0.0.1:%d", s.ports.kwok),
-	}, s.kwokKubeletFlags()...)...)
+	)
 	return err
 }
 

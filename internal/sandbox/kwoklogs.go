@@ -15,7 +15,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/kubernetes"
 )
 
 // Pod logs in the sandbox. kwok plays every node's kubelet, and serves a container's log from
@@ -74,24 +73,6 @@ func (s *Sandbox) writeKubeletCert() error {
 	return os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 }
 
-// apiserverKubeletFlags make the API server dial kubelets (kwok) on their InternalIP only, and
-// verify them with the sandbox's kubelet certificate.
-func (s *Sandbox) apiserverKubeletFlags() []string {
-	cert, _ := s.kubeletCertFiles()
-	return []string{"--kubelet-certificate-authority=" + cert, "--kubelet-preferred-address-types=InternalIP"}
-}
-
-// kwokKubeletFlags give kwok's nodes the loopback address and kwok's own TLS server as their
-// kubelet, and make kwok read the Logs objects.
-func (s *Sandbox) kwokKubeletFlags() []string {
-	cert, key := s.kubeletCertFiles()
-	return []string{
-		"--node-ip=127.0.0.1", fmt.Sprintf("--node-port=%d", s.ports.kwok),
-		"--tls-cert-file=" + cert, "--tls-private-key-file=" + key,
-		"--enable-crds=Logs",
-	}
-}
-
 // logsCRD is the Logs resource of kwok, with an open schema: the simulator writes its objects
 // and kwok reads them; the API server needs only to store them.
 const logsCRD = `{
@@ -111,9 +92,13 @@ const logsCRD = `{
 }`
 
 // installLogsCRD creates kwok's Logs resource and waits until the API server serves it.
-func (s *Sandbox) installLogsCRD(ctx context.Context, client kubernetes.Interface) error {
+func (s *Sandbox) installLogsCRD(ctx context.Context) error {
+	client, err := s.client()
+	if err != nil {
+		return err
+	}
 	rc := client.Discovery().RESTClient()
-	err := rc.Post().AbsPath("/apis/apiextensions.k8s.io/v1/customresourcedefinitions").
+	err = rc.Post().AbsPath("/apis/apiextensions.k8s.io/v1/customresourcedefinitions").
 		SetHeader("Content-Type", "application/json").Body([]byte(logsCRD)).Do(ctx).Error()
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create the Logs resource: %w", err)
