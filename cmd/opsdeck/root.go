@@ -139,6 +139,7 @@ and deploys, rolls back and guards them from the keyboard. Without a command it 
 		newConfigCmd(g),
 		newVersionCmd(g),
 		newTimelineCmd(g),
+		newLogsCmd(g),
 	)
 	return root
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -207,6 +208,18 @@ func copyLines(rc io.Reader, pod string, previous bool, after time.Time, out fun
 	}
 }
 
+// MayReadLogs asks the API server whether the current user may read pod logs in namespace.
+func MayReadLogs(ctx context.Context, client kubernetes.Interface, namespace string) (bool, error) {
+	review := &authv1.SelfSubjectAccessReview{Spec: authv1.SelfSubjectAccessReviewSpec{
+		ResourceAttributes: &authv1.ResourceAttributes{Namespace: namespace, Verb: "get", Resource: "pods", Subresource: "log"},
+	}}
+	res, err := client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+	if err != nil {
+		return false, fmt.Errorf("checking permissions (get pods/log): %w", err)
+	}
+	return res.Status.Allowed, nil
+}
+
 // explain turns the API server's answer into one line that says what to do.
 func explain(t Target, o Options, err error) error {
 	pod := t.Namespace + "/" + t.Pod
@@ -222,7 +235,7 @@ func explain(t Target, o Options, err error) error {
 	case apierrors.IsNotFound(err):
 		return fmt.Errorf("pod %s is gone: %s", pod, msg)
 	case o.Previous && t.Restarts == 0:
-		return fmt.Errorf("pod %s has not restarted, so it has no previous container log: %s (drop --previous)", pod, msg)
+		return fmt.Errorf("pod %s has not restarted, so it has no previous container log (drop --previous)", pod)
 	case apierrors.IsBadRequest(err):
 		return fmt.Errorf("pod %s has no logs to read: %s", pod, msg)
 	}
