@@ -12,6 +12,7 @@ import (
 	"github.com/opsdeck/opsdeck/internal/demo"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/live"
+	"github.com/opsdeck/opsdeck/internal/podlogs"
 	"github.com/opsdeck/opsdeck/ui/app"
 )
 
@@ -42,6 +43,7 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 	}
 	defer lb.close()
 	opts.Timeline = g.consoleTimeline(cfg, lb)
+	opts.Logs = consoleLogs{r: podlogs.Reader{Client: lb.conn.Client}}
 	cg := newConsoleGuard(cfg, lb.backend, lb.recorder, guardOn)
 	go cg.run(ctx)
 	err = app.Run(ctx, lb.backend, cg.options(opts))

@@ -185,3 +185,22 @@ func (g *globals) oneService(ctx context.Context, conn *cluster.Conn, name strin
 	}
 	return svc, nil
 }
+
+// consoleLogs is the console's l key: the watched service's pods (new revision first), read
+// through the API server; the current container followed from its last 500 lines.
+type consoleLogs struct{ r podlogs.Reader }
+
+func (c consoleLogs) Targets(svc domain.Service) ([]podlogs.Target, error) {
+	out, err := podlogs.Targets(svc, podlogs.RevisionNew)
+	if old, oerr := podlogs.Targets(svc, podlogs.RevisionOld); oerr == nil {
+		out = append(out, old...)
+	}
+	if len(out) == 0 {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c consoleLogs) Stream(ctx context.Context, t podlogs.Target, previous bool, out func(podlogs.Line)) error {
+	return c.r.Stream(ctx, t, podlogs.Options{Follow: !previous, Previous: previous, TailLines: 500}, out)
+}

@@ -96,6 +96,8 @@ type Model struct {
 	guardStates map[string]string
 	guardText   string
 
+	logs *logsState // the logs view, while open
+
 	cache  *viewCache
 	states int // cluster states received, to prune the store now and then
 }
@@ -238,6 +240,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case timelineDoneMsg:
 		m.timelineDone(msg)
+
+	case logsTickMsg:
+		cmds = append(cmds, m.logsTick(msg))
+
+	case logsEndedMsg:
+		m.logsEnded(msg)
 
 	case GuardStatesMsg:
 		m.guardStates = msg.States
@@ -392,6 +400,9 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	if m.dialog != nil {
 		return m.dialogKey(k)
 	}
+	if m.logs != nil {
+		return m.logsKey(k)
+	}
 	if m.showHelp {
 		switch {
 		case key.Matches(k, m.keys.Quit):
@@ -480,6 +491,8 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.releaseGuardHold()
 	case key.Matches(k, km.Timeline):
 		return m.writeTimeline()
+	case key.Matches(k, km.Logs):
+		return m.openLogs()
 	case key.Matches(k, km.Up):
 		m.move(-1)
 	case key.Matches(k, km.Down):

@@ -36,6 +36,8 @@ type Options struct {
 	// Timeline, when set, writes a service's incident timeline to a file and returns its path
 	// (the t key); it runs in a command.
 	Timeline TimelineFunc
+	// Logs, when set, reads the selected service's pods' logs (the l key).
+	Logs LogSource
 }
 
 func (o Options) withDefaults() Options {
