@@ -12,6 +12,7 @@ import (
 	"github.com/opsdeck/opsdeck/internal/demo"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/live"
+	"github.com/opsdeck/opsdeck/internal/podlogs"
 	"github.com/opsdeck/opsdeck/ui/app"
 )
 
@@ -41,6 +42,8 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 		return err
 	}
 	defer lb.close()
+	opts.Timeline = g.consoleTimeline(cfg, lb)
+	opts.Logs = consoleLogs{r: podlogs.Reader{Client: lb.conn.Client}}
 	cg := newConsoleGuard(cfg, lb.backend, lb.recorder, guardOn, g.readOnly)
 	cg.reportSettled(g.settled)
 	if !g.allNamespaces {

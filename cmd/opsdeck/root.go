@@ -144,6 +144,8 @@ and deploys, rolls back and guards them from the keyboard. Without a command it 
 		newGuardCmd(g),
 		newConfigCmd(g),
 		newVersionCmd(g),
+		newTimelineCmd(g),
+		newLogsCmd(g),
 	)
 	return root
 }

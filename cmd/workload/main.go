@@ -49,6 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	listen := fs.String("listen", "127.0.0.1:0", "address to serve /metrics and /healthz on")
 	addrFile := fs.String("addr-file", "", "write the bound address (127.0.0.1:PORT) to this file")
+	logsDir := fs.String("logs-dir", "", "write every pod's container log here, and a kwok Logs object naming it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,7 +79,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	synced, err := watchPods(ctx, cs, sim)
+	var lw *logWriter
+	if *logsDir != "" {
+		if lw, err = newLogWriter(rc, *logsDir, stderr); err != nil {
+			return err
+		}
+		go lw.run(ctx)
+	}
+	synced, err := watchPods(ctx, cs, sim, lw)
 	if err != nil {
 		return err
 	}

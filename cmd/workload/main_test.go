@@ -48,7 +48,7 @@ func TestWatchPods(t *testing.T) {
 		pod("other", "cart-5c7d8e9f6a-klmno", "cart:v2-bad", corev1.PodRunning),
 	)
 	sim := workload.New()
-	synced, err := watchPods(ctx, cs, sim)
+	synced, err := watchPods(ctx, cs, sim, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,16 +14,17 @@ import (
 
 // watchPods keeps sim in step with the pods of every namespace through a shared informer:
 // Running pods are upserted, others deleted. It returns the informer's HasSynced.
-func watchPods(ctx context.Context, cs kubernetes.Interface, sim *workload.Simulator) (cache.InformerSynced, error) {
+func watchPods(ctx context.Context, cs kubernetes.Interface, sim *workload.Simulator, lw *logWriter) (cache.InformerSynced, error) {
 	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTransform(slimPod))
 	inf := factory.Core().V1().Pods().Informer()
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { apply(sim, obj) },
-		UpdateFunc: func(_, obj any) { apply(sim, obj) },
+		AddFunc:    func(obj any) { apply(sim, obj); lw.observeIf(obj, false) },
+		UpdateFunc: func(_, obj any) { apply(sim, obj); lw.observeIf(obj, false) },
 		DeleteFunc: func(obj any) {
 			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = d.Obj
 			}
+			lw.observeIf(obj, true)
 			if p, ok := obj.(*corev1.Pod); ok {
 				sim.Delete(p.Namespace, p.Name)
 			}

@@ -40,6 +40,10 @@ func (s *Sandbox) startControlPlane(ctx context.Context) error {
 		return err
 	}
 
+	if err := s.writeKubeletCert(); err != nil {
+		return err
+	}
+	kubeletCert, kubeletKey := s.kubeletCertFiles()
 	if _, err := s.start("kube-apiserver", s.bin("kube-apiserver"), s.opts.Tied,
 		"--etcd-servers="+etcdURL,
 		fmt.Sprintf("--secure-port=%d", s.ports.apiserver),
@@ -57,6 +61,8 @@ func (s *Sandbox) startControlPlane(ctx context.Context) error {
 		// that would mount a token, and seeding a fresh namespace must not race it.
 		"--disable-admission-plugins=ServiceAccount",
 		"--profiling=false",
+		// Pod logs: dial kubelets (kwok) only at their InternalIP, 127.0.0.1, and verify them.
+		"--kubelet-certificate-authority="+kubeletCert, "--kubelet-preferred-address-types=InternalIP",
 	); err != nil {
 		return err
 	}
@@ -90,12 +96,18 @@ func (s *Sandbox) startControlPlane(ctx context.Context) error {
 	if err := os.WriteFile(stages, kwokStages, 0o644); err != nil {
 		return err
 	}
+	if err := s.installLogsCRD(ctx); err != nil {
+		return err
+	}
 	_, err = s.start("kwok", s.bin("kwok"), s.opts.Tied,
 		kubeconfig, "--config="+stages,
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		// Addresses that exist only as data in the API: nothing may dial them.
-		"--node-ip=10.240.0.1", "--cidr=10.244.0.0/16",
+		"--cidr=10.244.0.0/16",
+		// Nodes are at 127.0.0.1, their kubelet being kwok's own TLS server (kwoklogs.go).
+		"--node-ip=127.0.0.1", fmt.Sprintf("--node-port=%d", s.ports.kwok),
+		"--tls-cert-file="+kubeletCert, "--tls-private-key-file="+kubeletKey, "--enable-crds=Logs",
 		// Without leases the node-lifecycle controller marks nodes NotReady every minute.
 		"--node-lease-duration-seconds=40",
 		fmt.Sprintf("--server-address=127.0.0.1:%d", s.ports.kwok),

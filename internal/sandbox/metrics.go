@@ -29,6 +29,7 @@ func (s *Sandbox) startMetrics(ctx context.Context, workloadBin string) (string,
 	addrFile := s.path("workload.addr")
 	if _, err := s.start("workload", workloadBin, s.opts.Tied,
 		"--kubeconfig="+s.Kubeconfig(), "--listen=127.0.0.1:0", "--addr-file="+addrFile,
+		"--logs-dir="+s.path(PodLogsDir),
 	); err != nil {
 		return "", err
 	}

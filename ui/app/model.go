@@ -98,6 +98,8 @@ type Model struct {
 	guardStates map[string]string
 	guardText   string
 
+	logs *logsState // the logs view, while open
+
 	cache  *viewCache
 	states int // cluster states received, to prune the store now and then
 }
@@ -240,6 +242,15 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case actionDoneMsg:
 		cmds = append(cmds, m.actionDone(msg))
+
+	case timelineDoneMsg:
+		m.timelineDone(msg)
+
+	case logsTickMsg:
+		cmds = append(cmds, m.logsTick(msg))
+
+	case logsEndedMsg:
+		m.logsEnded(msg)
 
 	case GuardStatesMsg:
 		m.guardStates = msg.States
@@ -398,6 +409,9 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	if m.dialog != nil {
 		return m.dialogKey(k)
 	}
+	if m.logs != nil {
+		return m.logsKey(k)
+	}
 	if m.showHelp {
 		switch {
 		case key.Matches(k, m.keys.Quit):
@@ -484,6 +498,10 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(k, km.Release):
 		return m.releaseGuardHold()
+	case key.Matches(k, km.Timeline):
+		return m.writeTimeline()
+	case key.Matches(k, km.Logs):
+		return m.openLogs()
 	case key.Matches(k, km.Up):
 		m.move(-1)
 	case key.Matches(k, km.Down):

@@ -33,6 +33,11 @@ type Options struct {
 	// rollbacks and verdict changes for the events pane. The console rings the terminal
 	// bell on each Warning among them.
 	GuardUpdates <-chan GuardUpdate
+	// Timeline, when set, writes a service's incident timeline to a file and returns its path
+	// (the t key); it runs in a command.
+	Timeline TimelineFunc
+	// Logs, when set, reads the selected service's pods' logs (the l key).
+	Logs LogSource
 }
 
 func (o Options) withDefaults() Options {

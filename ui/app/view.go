@@ -132,6 +132,9 @@ func (m *Model) render() string {
 		// One line, whole: the terminal clips what does not fit, tests and logs see it all.
 		return fmt.Sprintf("terminal too small (%dx%d): need at least %dx%d", m.width, m.height, MinWidth, MinHeight)
 	}
+	if m.logs != nil {
+		return m.logsView()
+	}
 	s := m.sizes()
 	var b strings.Builder
 	b.Grow(m.width * m.height * 4)

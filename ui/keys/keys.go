@@ -31,6 +31,8 @@ type KeyMap struct {
 	Cancel   key.Binding
 	Quit     key.Binding
 	Confirm  key.Binding
+	Timeline key.Binding
+	Logs     key.Binding
 }
 
 // Default is the key map of the design: j/k or arrows, enter, tab, d r a p R s, / ? esc q y.
@@ -58,6 +60,8 @@ func Default() KeyMap {
 		Cancel:   b("esc", "back/cancel", "esc"),
 		Quit:     b("q", "quit", "q", "ctrl+c"),
 		Confirm:  b("y", "confirm", "y"),
+		Timeline: b("t", "timeline", "t"),
+		Logs:     b("l", "logs", "l"),
 	}
 }
 
@@ -70,6 +74,7 @@ func (k *KeyMap) bindings() map[string]*key.Binding {
 		"pause": &k.Pause, "restart": &k.Restart, "scale": &k.Scale,
 		"filter": &k.Filter, "sort": &k.Sort, "help": &k.Help,
 		"cancel": &k.Cancel, "quit": &k.Quit, "confirm": &k.Confirm,
+		"timeline": &k.Timeline, "logs": &k.Logs,
 	}
 }
 
@@ -124,6 +129,6 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.Top, k.Bottom, k.NextPane, k.Details, k.Cancel},
 		{k.Deploy, k.Rollback, k.Pause, k.Restart, k.Scale, k.Confirm},
-		{k.Guard, k.Release, k.Filter, k.Sort, k.Help, k.Quit},
+		{k.Guard, k.Release, k.Timeline, k.Logs, k.Filter, k.Sort, k.Help, k.Quit},
 	}
 }

@@ -16,7 +16,7 @@ func TestDefaultsFollowTheDesign(t *testing.T) {
 	k := Default()
 	for s, b := range map[string]key.Binding{
 		"j": k.Down, "k": k.Up, "d": k.Deploy, "r": k.Rollback, "a": k.Guard, "p": k.Pause,
-		"R": k.Restart, "s": k.Scale, "/": k.Filter, "?": k.Help, "q": k.Quit, "y": k.Confirm,
+		"R": k.Restart, "s": k.Scale, "/": k.Filter, "?": k.Help, "q": k.Quit, "y": k.Confirm, "t": k.Timeline, "l": k.Logs,
 	} {
 		if !key.Matches(press(s), b) {
 			t.Errorf("%s does not trigger %q", s, b.Help().Desc)
@@ -42,7 +42,7 @@ func TestApply(t *testing.T) {
 	if !key.Matches(press("h"), k.Help) {
 		t.Error("valid entries are applied despite errors")
 	}
-	if len(Names()) != 19 {
+	if len(Names()) != 21 {
 		t.Errorf("names %v", Names())
 	}
 }

@@ -1,0 +1,77 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sync"
+	"time"
+
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+
+	"github.com/opsdeck/opsdeck/config"
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+// Between reads svc's series from start to end at step, with the same queries as History: for
+// each metric the whole service's series (ReplicaSet "") and each ReplicaSet's. The timeline
+// reads the minutes around a deploy with it, long after they happened.
+func (s *Source) Between(ctx context.Context, svc domain.Service, start, end time.Time, step time.Duration) ([]domain.Series, error) {
+	if !end.After(start) || step <= 0 {
+		return nil, fmt.Errorf("metrics of %s: empty range %s to %s", svc.Key(), start.Format(time.RFC3339), end.Format(time.RFC3339))
+	}
+	r := v1.Range{Start: start, End: end, Step: step}
+	queries := s.b.historyQueries(svc)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	res := make([]model.Value, len(domain.Metrics))
+	errs := make([]error, len(domain.Metrics))
+	var wg sync.WaitGroup
+	for i, m := range domain.Metrics {
+		wg.Go(func() {
+			res[i], _, _, errs[i] = s.api.QueryRange(ctx, queries[m], r, v1.WithTimeout(s.timeout))
+		})
+	}
+	wg.Wait()
+	var out []domain.Series
+	for i, m := range domain.Metrics {
+		if errs[i] != nil {
+			return nil, s.wrap(string(m)+" range", errs[i])
+		}
+		out = append(out, seriesFrom(m, res[i], s.b.label, svc)...)
+	}
+	return out, nil
+}
+
+// rateOfCounter matches a template that is the rate of a counter over $window, capturing the
+// counter's selector: rate(http_requests_total{$selector,code=~"5.."}[$window]).
+var rateOfCounter = regexp.MustCompile(`^\s*i?rate\((.+)\[` + regexp.QuoteMeta(config.PlaceholderWindow) + `\]\)\s*$`)
+
+// FailedRequests counts the 5xx responses of svc's pods between start and end from the
+// counter behind the errors query: sum(increase(COUNTER[end-start])) at end. It returns the
+// count and the query it asked. The errors template must be rate() (or irate()) of a counter
+// over $window; any other form cannot be turned into a count and is an error saying so.
+func (s *Source) FailedRequests(ctx context.Context, svc domain.Service, start, end time.Time) (float64, string, error) {
+	if !end.After(start) {
+		return 0, "", fmt.Errorf("failed requests of %s: empty range", svc.Key())
+	}
+	m := rateOfCounter.FindStringSubmatch(s.b.q.Errors)
+	if m == nil {
+		return 0, "", fmt.Errorf("the errors query %q is not rate() of a counter over $window, so failed requests cannot be counted", s.b.q.Errors)
+	}
+	counter := s.b.expand(m[1], s.b.serviceSelector(svc))
+	span := end.Sub(start).Round(time.Millisecond)
+	q := fmt.Sprintf("sum(increase(%s[%s]))", counter, model.Duration(span).String())
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	v, _, _, err := s.api.Query(ctx, q, end, v1.WithTimeout(s.timeout))
+	if err != nil {
+		return 0, q, s.wrap("failed requests", err)
+	}
+	vec, _ := v.(model.Vector)
+	if len(vec) == 0 {
+		return 0, q, nil // no 5xx series in the range: none failed
+	}
+	return float64(vec[0].Value), q, nil
+}

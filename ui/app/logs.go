@@ -1,0 +1,190 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/podlogs"
+	"github.com/opsdeck/opsdeck/ui/components/logs"
+)
+
+// LogSource reads the logs of a service's pods (the l key).
+type LogSource interface {
+	// Targets are the service's pods, the new revision's first.
+	Targets(svc domain.Service) ([]podlogs.Target, error)
+	// Stream sends a pod's log lines to out until it ends or ctx ends; the current container
+	// is followed (across its restarts), the previous one read to its end.
+	Stream(ctx context.Context, t podlogs.Target, previous bool, out func(podlogs.Line)) error
+}
+
+// logsState is the open logs view and its stream.
+type logsState struct {
+	view      logs.Model
+	gen       int
+	cancel    context.CancelFunc
+	searching bool
+	search    textinput.Model
+}
+
+// logsTickMsg redraws the logs view while it is open; logsEndedMsg says a stream ended.
+type (
+	logsTickMsg  struct{ gen int }
+	logsEndedMsg struct {
+		gen int
+		err error
+	}
+)
+
+const logsRedraw = 250 * time.Millisecond
+
+// openLogs opens the logs view on the selected service's pods.
+func (m *Model) openLogs() tea.Cmd {
+	svc, ok := m.selected()
+	if !ok {
+		m.setStatus("logs: no service selected", true)
+		return nil
+	}
+	src := m.opts.Logs
+	if src == nil {
+		m.setStatus("logs: not available on this backend", true)
+		return nil
+	}
+	targets, err := src.Targets(svc)
+	if err != nil {
+		m.setStatus("logs: "+err.Error(), true)
+		return nil
+	}
+	in := textinput.New()
+	in.Prompt = "/"
+	in.Placeholder = "search the lines"
+	m.logs = &logsState{view: logs.New(m.theme, svc.Name, targets), search: in}
+	m.logs.view.SetSize(m.width, m.height)
+	return m.startLogStream()
+}
+
+// startLogStream (re)starts the stream of the pod and container the view shows.
+func (m *Model) startLogStream() tea.Cmd {
+	l := m.logs
+	if l.cancel != nil {
+		l.cancel()
+	}
+	l.view.Ring.Reset()
+	l.gen++
+	t, ok := l.view.Target()
+	if !ok {
+		l.view.SetStatus("no pods", true)
+		return nil
+	}
+	previous := l.view.Previous()
+	if previous {
+		l.view.SetStatus("the previous container's log (it restarted "+strconv.Itoa(int(t.Restarts))+" times)", false)
+	} else {
+		l.view.SetStatus("following", false)
+	}
+	ctx, cancel := context.WithCancel(m.ctx)
+	l.cancel = cancel
+	gen, src, ring := l.gen, m.opts.Logs, l.view.Ring
+	stream := func() tea.Msg {
+		return logsEndedMsg{gen: gen, err: src.Stream(ctx, t, previous, ring.Add)}
+	}
+	return tea.Batch(stream, tea.Tick(logsRedraw, func(time.Time) tea.Msg { return logsTickMsg{gen} }))
+}
+
+func (m *Model) logsTick(msg logsTickMsg) tea.Cmd {
+	if m.logs == nil || msg.gen != m.logs.gen {
+		return nil
+	}
+	return tea.Tick(logsRedraw, func(time.Time) tea.Msg { return logsTickMsg{msg.gen} })
+}
+
+func (m *Model) logsEnded(msg logsEndedMsg) {
+	if m.logs == nil || msg.gen != m.logs.gen {
+		return
+	}
+	switch {
+	case msg.err != nil && !errors.Is(msg.err, context.Canceled):
+		m.logs.view.SetStatus(msg.err.Error(), true)
+	case m.logs.view.Previous():
+		m.logs.view.SetStatus("end of the previous container's log (p: the current one)", false)
+	default:
+		m.logs.view.SetStatus("the stream ended", false)
+	}
+}
+
+// closeLogs stops the stream and returns to the services pane.
+func (m *Model) closeLogs() {
+	if m.logs.cancel != nil {
+		m.logs.cancel()
+	}
+	m.logs = nil
+	m.focus = paneServices
+}
+
+// logsKey handles a key while the logs view is open.
+func (m *Model) logsKey(k tea.KeyPressMsg) tea.Cmd {
+	l := m.logs
+	if l.searching {
+		switch k.String() {
+		case "esc":
+			l.searching = false
+			l.search.Blur()
+			l.search.SetValue("")
+			l.view.Query = ""
+			return nil
+		case "enter":
+			l.searching = false
+			l.search.Blur()
+			return nil
+		}
+		var cmd tea.Cmd
+		l.search, cmd = l.search.Update(k)
+		l.view.Query = l.search.Value()
+		return cmd
+	}
+	switch {
+	case key.Matches(k, m.keys.Quit), key.Matches(k, m.keys.Cancel):
+		if k.String() == "esc" && l.view.Query != "" {
+			l.view.Query = ""
+			l.search.SetValue("")
+			return nil
+		}
+		m.closeLogs()
+		return nil
+	case key.Matches(k, m.keys.Filter):
+		l.searching = true
+		l.search.SetValue(l.view.Query)
+		l.search.CursorEnd()
+		return l.search.Focus()
+	}
+	switch k.String() {
+	case "tab", "right", "]":
+		if l.view.NextPod(1) {
+			return m.startLogStream()
+		}
+	case "shift+tab", "left", "[":
+		if l.view.NextPod(-1) {
+			return m.startLogStream()
+		}
+	case "p":
+		l.view.TogglePrevious()
+		return m.startLogStream()
+	}
+	return nil
+}
+
+// logsView is the screen while the logs view is open.
+func (m *Model) logsView() string {
+	m.logs.view.SetSize(m.width, m.height-1)
+	s := m.logs.view.View()
+	if m.logs.searching {
+		return s + "\n" + m.logs.search.View()
+	}
+	return s + "\n"
+}
