@@ -107,7 +107,10 @@ type MetricsFrame struct {
 	ReplicaSets map[string]Values
 	// Queries is how many Prometheus queries this frame cost.
 	Queries int
-	Err     error
+	// Rotation, above 1, is how many frames it takes to read every service: those neither on
+	// screen nor rolling out are read a batch at a time and keep their last values between.
+	Rotation int
+	Err      error
 }
 
 // Series is a metric's history for a service or one of its ReplicaSets.

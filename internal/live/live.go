@@ -44,6 +44,9 @@ type Options struct {
 	// console sets it a little under its refresh, so that its refresh and its guard's rounds
 	// cost one frame of queries per refresh together.
 	ShareFrames time.Duration
+	// HotWindow is how long after its rollout started a service is read in every frame (the
+	// guard's window); the other services not in focus are read in turn (see scope).
+	HotWindow time.Duration
 }
 
 // Backend joins the watches, the metrics and the executor.
@@ -52,6 +55,7 @@ type Backend struct {
 	reconciler *bluegreen.Reconciler
 	steps      *stepLog
 	share      *frameShare
+	scope      *scope
 }
 
 var _ domain.Backend = (*Backend)(nil)
@@ -68,7 +72,11 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		opts.Clock = domain.SystemClock{}
 	}
 	opts.Watcher.Start(ctx)
+	if opts.HotWindow <= 0 {
+		opts.HotWindow = 15 * time.Minute
+	}
 	b := &Backend{opts: opts}
+	b.scope = newScope(opts.HotWindow, opts.Clock)
 	if opts.ShareFrames > 0 {
 		b.share = &frameShare{maxAge: opts.ShareFrames, clock: opts.Clock}
 	}
@@ -95,11 +103,18 @@ func (b *Backend) Metrics(ctx context.Context, services []domain.Service) domain
 	if b.opts.Metrics == nil {
 		return domain.MetricsFrame{At: b.opts.Clock.Now(), Err: b.metricsUnavailable()}
 	}
-	if b.share != nil {
-		return b.share.get(ctx, services, b.opts.Metrics.Frame)
+	read := func(ctx context.Context, services []domain.Service) domain.MetricsFrame {
+		return b.scope.frame(ctx, services, b.opts.Metrics.Frame)
 	}
-	return b.opts.Metrics.Frame(ctx, services)
+	if b.share != nil {
+		return b.share.get(ctx, services, read)
+	}
+	return read(ctx, services)
 }
+
+// Focus names the services (keys) that every frame reads: the console's visible rows and
+// its selection. The others are read in turn unless they roll out.
+func (b *Backend) Focus(keys []string) { b.scope.setFocus(keys) }
 
 // History backfills a service's series.
 func (b *Backend) History(ctx context.Context, svc domain.Service, window, step time.Duration) ([]domain.Series, error) {

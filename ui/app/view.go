@@ -34,6 +34,7 @@ type headerKey struct {
 	guardText  string
 	readOnly   bool
 	themePlain bool
+	offScreen  time.Duration
 }
 
 type titleKey struct {
@@ -234,7 +235,7 @@ func (m *Model) headerView() string {
 		errText = m.frame.Err.Error()
 	}
 	k := headerKey{m.width, m.now.Truncate(time.Second), m.haveState, m.state.API, m.haveFrame, errText, m.lastGood,
-		m.guardOn, m.guardText, m.opts.ReadOnly, m.theme.Plain}
+		m.guardOn, m.guardText, m.opts.ReadOnly, m.theme.Plain, m.offScreenEvery()}
 	if m.cache.header == "" || m.cache.headerKey != k {
 		m.cache.headerKey, m.cache.header = k, header.View(m.theme, m.width, m.headerInfo())
 	}
@@ -253,6 +254,8 @@ func (m *Model) headerInfo() header.Info {
 		GuardText:   m.guardText,
 		ReadOnly:    m.opts.ReadOnly,
 		Now:         m.now,
+
+		OffScreenEvery: m.offScreenEvery(),
 	}
 }
 

@@ -28,6 +28,9 @@ type Info struct {
 	GuardText   string // extra guard status, e.g. from the guard engine
 	ReadOnly    bool
 	Now         time.Time
+	// OffScreenEvery, when set, is how often rows neither on screen nor rolling out get new
+	// values (they are read in turn).
+	OffScreenEvery time.Duration
 }
 
 // Height is the number of lines View returns.
@@ -74,6 +77,9 @@ func View(t theme.Theme, width int, in Info) string {
 		prom = t.Bad.Render("metrics stale: "+oneLine(in.MetricsErr.Error())) + t.Muted.Render(ago(in.Now, in.MetricsOK))
 	default:
 		prom = t.OK.Render("metrics ok")
+		if in.OffScreenEvery > 0 {
+			prom += t.Muted.Render(" (off-screen rows every " + in.OffScreenEvery.Round(time.Second).String() + ")")
+		}
 	}
 	guard := t.Muted.Render("auto-guard: off")
 	if in.Guard {
