@@ -41,6 +41,7 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 		return err
 	}
 	defer lb.close()
+	opts.Refresh = max(opts.Refresh, lb.scrape) // no faster than new samples arrive
 	cg := newConsoleGuard(cfg, lb.backend, lb.recorder, guardOn)
 	go cg.run(ctx)
 	err = app.Run(ctx, lb.backend, cg.options(opts))
@@ -65,6 +66,9 @@ type liveParts struct {
 	backend  *live.Backend
 	conn     *cluster.Conn
 	recorder *actions.EventRecorder
+	// scrape is Prometheus' scrape interval (0 when unknown): refreshes and guard rounds
+	// never come faster, as they would read the same samples again.
+	scrape time.Duration
 }
 
 // close waits (briefly) for the Events of the actions taken to reach the API server.
@@ -100,10 +104,28 @@ func (g *globals) liveBackend(ctx context.Context, cfg config.Config, shareFrame
 		opts.MetricsErr = err
 	} else {
 		opts.Metrics = src
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		parts.scrape = src.ScrapeInterval(sctx)
+		cancel()
+		if shareFrames > 0 {
+			shareFrames = consoleFrameShare(max(cfg.Refresh.Duration, parts.scrape))
+			opts.ShareFrames = shareFrames
+		}
 	}
+	opts.SampleInterval = parts.scrape
+	opts.HotWindow = cfg.Guard.Window.Duration
 	if parts.backend, err = live.New(ctx, opts); err != nil {
 		parts.close()
 		return nil, err
 	}
 	return parts, nil
+}
+
+// roundInterval is how often auto-guard judges: every second, or every scrape interval of
+// Prometheus when longer (a round in between would read the same samples).
+func roundInterval(b domain.Backend) time.Duration {
+	if s, ok := b.(interface{ SampleInterval() time.Duration }); ok {
+		return max(guardInterval, s.SampleInterval())
+	}
+	return guardInterval
 }

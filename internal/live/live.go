@@ -47,6 +47,8 @@ type Options struct {
 	// HotWindow is how long after its rollout started a service is read in every frame (the
 	// guard's window); the other services not in focus are read in turn (see scope).
 	HotWindow time.Duration
+	// SampleInterval is Prometheus' scrape interval, when known: guard rounds come no faster.
+	SampleInterval time.Duration
 }
 
 // Backend joins the watches, the metrics and the executor.
@@ -111,6 +113,9 @@ func (b *Backend) Metrics(ctx context.Context, services []domain.Service) domain
 	}
 	return read(ctx, services)
 }
+
+// SampleInterval is Prometheus' scrape interval, 0 when unknown.
+func (b *Backend) SampleInterval() time.Duration { return b.opts.SampleInterval }
 
 // Focus names the services (keys) that every frame reads: the console's visible rows and
 // its selection. The others are read in turn unless they roll out.
