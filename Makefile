@@ -7,7 +7,7 @@ STATICCHECK  ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Where `make install` puts the binaries: go's own choice ($GOBIN, else the first GOPATH's bin).
 GOBIN_DIR    ?= $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)
 
-.PHONY: build test unit demo sandbox sandbox-down sandbox-bin bench lint install clean
+.PHONY: build test unit demo sandbox sandbox-down sandbox-bin bench perf lint install clean
 
 build:
 	$(GO) build -o $(BIN)/opsdeck ./cmd/opsdeck
@@ -36,6 +36,13 @@ sandbox-down:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The console's and the headless guard's figures at scale (README "Performance"), printed, not
+# asserted: on the sandbox in PERF_DIR, started once with `go run ./cmd/sandbox up --dir
+# PERF_DIR --services 2000` (several minutes) and reused.
+PERF_DIR ?= $(or $(TMPDIR),/tmp)/opsdeck-perf
+perf:
+	OPSDECK_PERF=1 OPSDECK_SANDBOX_DIR=$(PERF_DIR) $(GO) test -count=1 -run 'TestPerfConsole|TestPerfGuard' -v -timeout 30m ./cmd/opsdeck 2>&1 | grep -E '^\s+perf_tmux_test.go|^(--- |ok|FAIL)'
 
 lint:
 	$(GO) vet ./...
