@@ -11,7 +11,11 @@ import (
 // ColdBatch is how many of the services that are neither on screen nor rolling out a frame
 // reads, in turn: Prometheus' work per refresh then depends on the screen and the rollouts,
 // not on the fleet, and such a service's values are refreshed every len(cold)/ColdBatch frames.
-const ColdBatch = 25
+const ColdBatch = 10
+
+// coldEvery is how often at most a cold batch is read: the guard's rounds (every second) and
+// the console's refreshes then share one batch per two seconds.
+const coldEvery = 2 * time.Second
 
 // scope reads frames for what needs them: services in focus (the console's visible rows and
 // selection), services rolling out or within hot of their rollout's start (the guard judges
@@ -21,12 +25,13 @@ type scope struct {
 	hot   time.Duration
 	clock domain.Clock
 
-	mu     sync.Mutex
-	focus  map[string]bool
-	next   int                      // where the next cold batch starts
-	last   map[string]domain.Values // the latest values of every service read
-	lastRS map[string]domain.Values
-	seen   map[string]time.Time // when each service was last read
+	mu       sync.Mutex
+	focus    map[string]bool
+	next     int                      // where the next cold batch starts
+	lastCold time.Time                // when the last cold batch was read
+	last     map[string]domain.Values // the latest values of every service read
+	lastRS   map[string]domain.Values
+	seen     map[string]time.Time // when each service was last read
 }
 
 func newScope(hot time.Duration, clock domain.Clock) *scope {
@@ -66,10 +71,14 @@ func (s *scope) frame(ctx context.Context, services []domain.Service, read func(
 			cold = append(cold, svc)
 		}
 	}
-	if len(cold) <= ColdBatch {
+	switch {
+	case len(cold) <= ColdBatch:
 		ask = append(ask, cold...)
 		cold = nil
-	} else {
+	case now.Sub(s.lastCold) < coldEvery:
+		// Not yet: the cold services keep their values.
+	default:
+		s.lastCold = now
 		if s.next >= len(cold) {
 			s.next = 0
 		}

@@ -9,9 +9,9 @@ import (
 	"github.com/opsdeck/opsdeck/internal/domain"
 )
 
-type fixedClock struct{ t time.Time }
+type stepClock struct{ t time.Time }
 
-func (c fixedClock) Now() time.Time { return c.t }
+func (c *stepClock) Now() time.Time { return c.t }
 
 // A frame reads the services in focus and rolling out every time, and the others a batch at a
 // time, handing out their last values in between.
@@ -24,7 +24,8 @@ func TestScopeReadsFocusRolloutsAndABatchOfTheRest(t *testing.T) {
 	}
 	services[50].Phase = domain.PhaseProgressing
 	services[60].RolloutStarted = now.Add(-time.Minute) // in its guard window
-	s := newScope(15*time.Minute, fixedClock{now})
+	clock := &stepClock{now}
+	s := newScope(15*time.Minute, clock)
 	s.setFocus([]string{"shop/svc-102"})
 
 	var asked [][]string
@@ -39,8 +40,9 @@ func TestScopeReadsFocusRolloutsAndABatchOfTheRest(t *testing.T) {
 		return f
 	}
 	var f domain.MetricsFrame
-	for range 4 {
+	for range 10 {
 		f = s.frame(context.Background(), services, read)
+		clock.t = clock.t.Add(coldEvery)
 	}
 	for i, keys := range asked {
 		if len(keys) != 3+ColdBatch {
@@ -52,9 +54,17 @@ func TestScopeReadsFocusRolloutsAndABatchOfTheRest(t *testing.T) {
 			}
 		}
 	}
-	if f.Rotation != 4 || len(f.Services) != 103 {
-		t.Errorf("after 4 frames: rotation %d, %d services with values; want 4, 103", f.Rotation, len(f.Services))
+	if f.Rotation != 10 || len(f.Services) != 103 {
+		t.Errorf("after 10 frames: rotation %d, %d services with values; want 10, 103", f.Rotation, len(f.Services))
 	}
+	// A frame sooner than coldEvery after the last batch reads only focus and rollouts.
+	s.frame(context.Background(), services, read)
+	clock.t = clock.t.Add(time.Second)
+	s.frame(context.Background(), services, read)
+	if got := asked[len(asked)-1]; len(got) != 3 {
+		t.Errorf("a frame 1s after a batch read %d services, want the 3 in focus or rolling out", len(got))
+	}
+	asked = asked[:10]
 	if v := f.Services["shop/svc-000"][domain.MetricRequestRate]; v != 0 {
 		t.Errorf("svc-000 read in frame %v, want 0 (the first batch)", v)
 	}
