@@ -56,7 +56,8 @@ func (s *scope) isHot(svc domain.Service, now time.Time) bool {
 	if svc.BlueGreen != nil && svc.BlueGreen.Pending != "" {
 		return true
 	}
-	return !svc.RolloutStarted.IsZero() && now.Sub(svc.RolloutStarted) < s.hot
+	// A first revision is no rollout: there is nothing to compare it with or go back to.
+	return len(svc.ReplicaSets) > 1 && !svc.RolloutStarted.IsZero() && now.Sub(svc.RolloutStarted) < s.hot
 }
 
 // frame reads the frame of services with read, as described on scope.

@@ -24,6 +24,7 @@ func TestScopeReadsFocusRolloutsAndABatchOfTheRest(t *testing.T) {
 	}
 	services[50].Phase = domain.PhaseProgressing
 	services[60].RolloutStarted = now.Add(-time.Minute) // in its guard window
+	services[60].ReplicaSets = []domain.ReplicaSet{{Name: "svc-060-new"}, {Name: "svc-060-old"}}
 	clock := &stepClock{now}
 	s := newScope(15*time.Minute, clock)
 	s.setFocus([]string{"shop/svc-102"})
