@@ -2,9 +2,12 @@ package metrics
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"strings"
 	"testing"
 	"time"
@@ -269,6 +272,39 @@ func TestFrameWithRecordingRules(t *testing.T) {
 	t.Logf("frame from the recorded series:\n%s", dumpFrame(f))
 	if rf := raw.Frame(context.Background(), services); rf.Err != nil || rf.Queries != f.Queries {
 		t.Errorf("raw frame: %d queries, %v; recorded frame %d", rf.Queries, rf.Err, f.Queries)
+	}
+	// Prometheus's own count of the samples each frame reads.
+	touched := func(qs []string) (n int64) {
+		for _, q := range qs {
+			if q == "" {
+				continue
+			}
+			resp, err := http.PostForm(url+"/api/v1/query", neturl.Values{"query": {q}, "stats": {"all"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body struct {
+				Data struct {
+					Stats struct {
+						Samples struct {
+							Total int64 `json:"totalQueryableSamples"`
+						} `json:"samples"`
+					} `json:"stats"`
+				} `json:"data"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += body.Data.Stats.Samples.Total
+		}
+		return n
+	}
+	rec, rawN := touched(src.FrameQueries(context.Background(), services)), touched(raw.FrameQueries(context.Background(), services))
+	t.Logf("samples read by a frame: %d from the recorded series, %d from the per-pod series", rec, rawN)
+	if rec == 0 || rec*5 > rawN {
+		t.Errorf("the recorded frame read %d samples, the raw one %d: want at most a fifth", rec, rawN)
 	}
 	if !src.UsesRules() || raw.UsesRules() {
 		t.Errorf("UsesRules: recorded %v, raw %v", src.UsesRules(), raw.UsesRules())
