@@ -9,7 +9,7 @@ GOBIN_DIR    ?= $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(
 
 FUZZTIME     ?= 30s
 
-.PHONY: build test unit race fuzz demo sandbox sandbox-down sandbox-bin bench lint install clean
+.PHONY: build test unit race fuzz demo sandbox sandbox-down sandbox-bin bench perf lint install clean
 
 build:
 	$(GO) build -o $(BIN)/opsdeck ./cmd/opsdeck
@@ -54,6 +54,13 @@ sandbox-down:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The console's and the headless guard's figures at scale (README "Performance"), printed, not
+# asserted: on the sandbox in PERF_DIR, started once with `go run ./cmd/sandbox up --dir
+# PERF_DIR --services 2000` (several minutes) and reused.
+PERF_DIR ?= $(or $(TMPDIR),/tmp)/opsdeck-perf
+perf:
+	OPSDECK_PERF=1 OPSDECK_SANDBOX_DIR=$(PERF_DIR) $(GO) test -count=1 -run 'TestPerfConsole|TestPerfGuard' -v -timeout 30m ./cmd/opsdeck 2>&1 | grep -E '^\s+perf_tmux_test.go|^(--- |ok|FAIL)'
 
 lint:
 	$(GO) vet ./...

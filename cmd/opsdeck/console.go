@@ -42,6 +42,7 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 		return err
 	}
 	defer lb.close()
+	opts.Refresh = max(opts.Refresh, lb.scrape) // no faster than new samples arrive
 	opts.Timeline = g.consoleTimeline(cfg, lb)
 	opts.Logs = consoleLogs{r: podlogs.Reader{Client: lb.conn.Client}}
 	cg := newConsoleGuard(cfg, lb.backend, lb.recorder, guardOn, g.readOnly)
@@ -72,6 +73,9 @@ type liveParts struct {
 	backend  *live.Backend
 	conn     *cluster.Conn
 	recorder *actions.EventRecorder
+	// scrape is Prometheus' scrape interval (0 when unknown): refreshes and guard rounds
+	// never come faster, as they would read the same samples again.
+	scrape time.Duration
 }
 
 // close waits (briefly) for the Events of the actions taken to reach the API server.
@@ -107,10 +111,28 @@ func (g *globals) liveBackend(ctx context.Context, cfg config.Config, shareFrame
 		opts.MetricsErr = err
 	} else {
 		opts.Metrics = src
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		parts.scrape = src.ScrapeInterval(sctx)
+		cancel()
+		if shareFrames > 0 {
+			shareFrames = consoleFrameShare(max(cfg.Refresh.Duration, parts.scrape))
+			opts.ShareFrames = shareFrames
+		}
 	}
+	opts.SampleInterval = parts.scrape
+	opts.HotWindow = cfg.Guard.Window.Duration
 	if parts.backend, err = live.New(ctx, opts); err != nil {
 		parts.close()
 		return nil, err
 	}
 	return parts, nil
+}
+
+// roundInterval is how often auto-guard judges: every second, or every scrape interval of
+// Prometheus when longer (a round in between would read the same samples).
+func roundInterval(b domain.Backend) time.Duration {
+	if s, ok := b.(interface{ SampleInterval() time.Duration }); ok {
+		return max(guardInterval, s.SampleInterval())
+	}
+	return guardInterval
 }

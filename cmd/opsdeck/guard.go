@@ -179,7 +179,7 @@ func newGuardRunner(cfg config.Config, b domain.Backend, rec *actions.EventRecor
 		Backend:  b,
 		Engine:   guard.New(guardConfig(cfg)),
 		Clock:    domain.SystemClock{},
-		Interval: guardInterval,
+		Interval: roundInterval(b),
 		DryRun:   dryRun,
 		Log:      log,
 		Alerter:  &guard.Alerter{Thresholds: cfg.ThresholdSet()},

@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -178,9 +179,10 @@ func TestPerfConsole(t *testing.T) {
 	prom := countPrometheus(t, env.PrometheusURL)
 	out := filepath.Join(t.TempDir(), "terminal.out")
 	bin := binary(t)
+	promBase := promIdleCPU(t, env)
 
 	start := time.Now()
-	term := startTmux(t, 200, 60, consoleEnv(t), bin, "--kubeconfig", env.Kubeconfig, "-n", ns,
+	term := startTmux(t, perfWidth, perfHeight, consoleEnv(t), bin, "--kubeconfig", env.Kubeconfig, "-n", ns,
 		"--prometheus", prom.URL, "--readonly", "--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"))
 	term.pipe(out)
 	pid := term.pid()
@@ -194,6 +196,7 @@ func TestPerfConsole(t *testing.T) {
 	// Settle, then a minute idle: queries, CPU, bytes.
 	time.Sleep(time.Until(start.Add(10 * time.Second)))
 	from, ticks0, bytes0 := time.Now(), cpuTicks(t, pid), fileSize(t, out)
+	markProm(t, env, from)
 	time.Sleep(60 * time.Second)
 	took := time.Since(from)
 	ticks1, bytes1 := cpuTicks(t, pid), fileSize(t, out)
@@ -205,8 +208,11 @@ func TestPerfConsole(t *testing.T) {
 		byPath["/api/v1/query_range"], other(byPath))
 	t.Logf("%d services idle: CPU %.1f%% of one core, RSS %.0f MiB after %s, terminal %.0f bytes/s",
 		n, cpu, rss, time.Since(start).Round(time.Second), float64(bytes1-bytes0)/took.Seconds())
-	if refreshes == 0 || byPath["/api/v1/query"] != refreshes*7 {
-		t.Errorf("%d instant queries in %d refreshes, want 7 per refresh", byPath["/api/v1/query"], refreshes)
+	promCPU := promCPU(t, env, from, took)
+	t.Logf("%d services idle: Prometheus CPU %.1f%% of one core with the console, %.1f%% before it (added %.1f%%); recording rules %v",
+		n, promCPU, promBase, promCPU-promBase, rulesLoaded(t, env))
+	if refreshes == 0 || byPath["/api/v1/query"] > refreshes*7 {
+		t.Errorf("%d instant queries in %d refreshes, want at most 7 per refresh", byPath["/api/v1/query"], refreshes)
 	}
 	if byPath["/api/v1/query_range"] > 5 {
 		t.Errorf("%d range queries while idle: only the selected service's backfill (5) is expected", byPath["/api/v1/query_range"])
@@ -216,6 +222,83 @@ func TestPerfConsole(t *testing.T) {
 	if code := term.waitExit("after q", 10*time.Second); code != 0 {
 		t.Errorf("exit status %d", code)
 	}
+}
+
+// The terminal of the console's measurement: 120x40, as k9s was measured beside it.
+const perfWidth, perfHeight = 120, 40
+
+// promPid is the sandbox's Prometheus.
+func promPid(t *testing.T, env *sandbox.Env) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(env.Dir, "pids", "prometheus.pid"))
+	if err != nil {
+		t.Fatalf("prometheus pid: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// promIdleCPU is Prometheus' CPU over 30 s with nothing of opsdeck running, in % of a core.
+func promIdleCPU(t *testing.T, env *sandbox.Env) float64 {
+	from := time.Now()
+	markProm(t, env, from)
+	time.Sleep(30 * time.Second)
+	return promCPU(t, env, from, time.Since(from))
+}
+
+// promCPU is Prometheus' CPU in % of a core between from and from+took, reading
+// /proc at both ends (the caller sleeps in between).
+var promTicks = map[time.Time]int64{}
+
+func promCPU(t *testing.T, env *sandbox.Env, from time.Time, took time.Duration) float64 {
+	t.Helper()
+	pid := promPid(t, env)
+	ticks, ok := promTicks[from]
+	now := cpuTicks(t, pid)
+	if !ok {
+		return 0
+	}
+	return float64(now-ticks) / 100 / took.Seconds() * 100
+}
+
+// markProm records Prometheus' CPU ticks at from.
+func markProm(t *testing.T, env *sandbox.Env, from time.Time) {
+	promTicks[from] = cpuTicks(t, promPid(t, env))
+}
+
+// rulesLoaded tells whether the sandbox's Prometheus records opsdeck's series.
+func rulesLoaded(t *testing.T, env *sandbox.Env) bool {
+	s, err := sandbox.Query(context.Background(), env.PrometheusURL, "count(namespace_replicaset:http_requests:rate1m)")
+	return err == nil && len(s) > 0
+}
+
+// TestPerfGuard measures `opsdeck guard --dry-run` on namespace shop with nothing rolling
+// out: its CPU and RSS and the CPU it adds to Prometheus over 60 s after 10 s to settle.
+func TestPerfGuard(t *testing.T) {
+	needPerf(t)
+	env := sandbox.Shared(t)
+	base := promIdleCPU(t, env)
+	bin := binary(t)
+	cmd := exec.Command(bin, "--kubeconfig", env.Kubeconfig, "-n", sandbox.Namespace, "--prometheus", env.PrometheusURL,
+		"--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"), "guard", "--dry-run")
+	cmd.Env = consoleEnv(t)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	time.Sleep(10 * time.Second)
+	from := time.Now()
+	markProm(t, env, from)
+	ticks0 := cpuTicks(t, cmd.Process.Pid)
+	time.Sleep(60 * time.Second)
+	took := time.Since(from)
+	cpu := float64(cpuTicks(t, cmd.Process.Pid)-ticks0) / 100 / took.Seconds() * 100
+	p := promCPU(t, env, from, took)
+	t.Logf("guard --dry-run idle: CPU %.1f%% of one core, RSS %.0f MiB; Prometheus CPU %.1f%% (before %.1f%%, added %.1f%%); recording rules %v",
+		cpu, rssMiB(t, cmd.Process.Pid), p, base, p-base, rulesLoaded(t, env))
 }
 
 // TestPerfIdleBytes50 measures what the console writes to the terminal while idle with 50

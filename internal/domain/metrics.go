@@ -107,6 +107,9 @@ type MetricsFrame struct {
 	ReplicaSets map[string]Values
 	// Queries is how many Prometheus queries this frame cost.
 	Queries int
+	// Rotation, above 1, is how many frames it takes to read every service: those neither on
+	// screen nor rolling out are read a batch at a time and keep their last values between.
+	Rotation int
 	// Err is set when Prometheus did not answer every query of the frame: it is then
 	// "Prometheus unavailable" for every service, whatever values the frame holds (a partial
 	// answer is not an answer). Only a service absent from a frame without Err has no data.

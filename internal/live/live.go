@@ -47,6 +47,11 @@ type Options struct {
 	// console sets it a little under its refresh, so that its refresh and its guard's rounds
 	// cost one frame of queries per refresh together.
 	ShareFrames time.Duration
+	// HotWindow is how long after its rollout started a service is read in every frame (the
+	// guard's window); the other services not in focus are read in turn (see scope).
+	HotWindow time.Duration
+	// SampleInterval is Prometheus' scrape interval, when known: guard rounds come no faster.
+	SampleInterval time.Duration
 }
 
 // Backend joins the watches, the metrics and the executor.
@@ -55,6 +60,7 @@ type Backend struct {
 	reconciler *bluegreen.Reconciler
 	steps      *stepLog
 	share      *frameShare
+	scope      *scope
 }
 
 var (
@@ -74,7 +80,11 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		opts.Clock = domain.SystemClock{}
 	}
 	opts.Watcher.Start(ctx)
+	if opts.HotWindow <= 0 {
+		opts.HotWindow = 15 * time.Minute
+	}
 	b := &Backend{opts: opts}
+	b.scope = newScope(opts.HotWindow, opts.Clock)
 	if opts.ShareFrames > 0 {
 		b.share = &frameShare{maxAge: opts.ShareFrames, clock: opts.Clock}
 	}
@@ -101,10 +111,13 @@ func (b *Backend) Metrics(ctx context.Context, services []domain.Service) domain
 	if b.opts.Metrics == nil {
 		return domain.MetricsFrame{At: b.opts.Clock.Now(), Err: b.metricsUnavailable()}
 	}
-	if b.share != nil {
-		return b.share.get(ctx, services, b.opts.Metrics.Frame)
+	read := func(ctx context.Context, services []domain.Service) domain.MetricsFrame {
+		return b.scope.frame(ctx, services, b.opts.Metrics.Frame)
 	}
-	return b.opts.Metrics.Frame(ctx, services)
+	if b.share != nil {
+		return b.share.get(ctx, services, read)
+	}
+	return read(ctx, services)
 }
 
 // Counters reads per-pod request counters for the guard's early verdict, when the metrics
@@ -116,6 +129,13 @@ func (b *Backend) Counters(ctx context.Context, rss []domain.ReplicaSetRef) ([]d
 	}
 	return r.Counters(ctx, rss)
 }
+
+// SampleInterval is Prometheus' scrape interval, 0 when unknown.
+func (b *Backend) SampleInterval() time.Duration { return b.opts.SampleInterval }
+
+// Focus names the services (keys) that every frame reads: the console's visible rows and
+// its selection. The others are read in turn unless they roll out.
+func (b *Backend) Focus(keys []string) { b.scope.setFocus(keys) }
 
 // History backfills a service's series.
 func (b *Backend) History(ctx context.Context, svc domain.Service, window, step time.Duration) ([]domain.Series, error) {

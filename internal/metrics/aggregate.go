@@ -157,10 +157,21 @@ func aggregate(r raw, services []domain.Service) (map[string]domain.Values, map[
 			names = append(names, byDeployment[group{svc.Namespace, svc.Name}]...)
 		}
 
+		// A ReplicaSet alone with pods in its Deployment has its Deployment's p99: the per
+		// ReplicaSet p99 is asked only for services with more than one (detailServices).
+		running := map[string]int{}
+		for _, name := range names {
+			if d, ok := r.get(group{svc.Namespace, name}); ok && d.hasRequests {
+				running[deploymentOf(name)]++
+			}
+		}
 		var total sums
 		p99 := math.NaN()
 		for _, name := range names {
 			if d, ok := r.get(group{svc.Namespace, name}); ok {
+				if !d.hasP99 && d.hasRequests && running[deploymentOf(name)] == 1 {
+					d.p99, d.hasP99 = r.p99Deployment[group{svc.Namespace, deploymentOf(name)}]
+				}
 				var one sums
 				one.add(d)
 				total.add(d)

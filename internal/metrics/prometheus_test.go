@@ -2,9 +2,12 @@ package metrics
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"strings"
 	"testing"
 	"time"
@@ -209,4 +212,101 @@ func manyServices(n int) []domain.Service {
 		}
 	}
 	return out
+}
+
+// With config/examples/prometheus-rules.yaml loaded, the source finds the recorded series and
+// reads them: the same values as the raw queries, from far fewer samples (Prometheus's own
+// count).
+func TestFrameWithRecordingRules(t *testing.T) {
+	sim := workload.New()
+	for _, suffix := range []string{"abcde", "fghij", "klmno"} {
+		sim.Upsert(workload.Pod{Namespace: "shop", Name: healthyRS + "-" + suffix, Container: "app", Image: "order-service:v1", Started: time.Now()})
+		sim.Upsert(workload.Pod{Namespace: "shop", Name: badRS + "-" + suffix, Container: "app", Image: "order-service:v2-bad", Started: time.Now()})
+	}
+	srv := httptest.NewServer(workload.Handler(sim))
+	t.Cleanup(srv.Close)
+	url := promtest.StartWithRules(t, "../../config/examples/prometheus-rules.yaml", srv.Listener.Addr().String())
+	p := config.Prometheus{URL: url, Timeout: config.D(10 * time.Second)}
+	raw, err := New(p, config.DefaultQueries(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src *Source
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		// A new source looks the rules up at once (a running one every few minutes).
+		if src, err = New(p, config.DefaultQueries(), nil); err != nil {
+			t.Fatal(err)
+		}
+		if src.useRules(context.Background()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the recorded series never appeared")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	raw.rulesApply = false // the raw queries, for comparison
+	services := []domain.Service{orderService}
+	for _, q := range src.FrameQueries(context.Background(), services) {
+		if q != "" && !strings.Contains(q, "namespace_") {
+			t.Errorf("with the rules loaded, a query reads raw series: %s", q)
+		}
+	}
+	f := waitFrame(t, src, services, func(f domain.MetricsFrame) error {
+		bad, healthy := f.ReplicaSets["shop/"+badRS], f.ReplicaSets["shop/"+healthyRS]
+		for _, err := range []error{
+			between("bad rs", bad, domain.MetricErrorRatio, 0.2, 0.4),
+			between("healthy rs", healthy, domain.MetricErrorRatio, 0, 0.01),
+			between("healthy rs", healthy, domain.MetricLatencyP99, 0.08, 0.2),
+			between("service", f.Services["shop/order-service"], domain.MetricLatencyP99, 0.08, 0.2),
+			between("healthy rs", healthy, domain.MetricCPU, 0.01, 0.2),
+			between("healthy rs", healthy, domain.MetricMemory, 110*workload.MiB, 130*workload.MiB),
+		} {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	t.Logf("frame from the recorded series:\n%s", dumpFrame(f))
+	if rf := raw.Frame(context.Background(), services); rf.Err != nil || rf.Queries != f.Queries {
+		t.Errorf("raw frame: %d queries, %v; recorded frame %d", rf.Queries, rf.Err, f.Queries)
+	}
+	// Prometheus's own count of the samples each frame reads.
+	touched := func(qs []string) (n int64) {
+		for _, q := range qs {
+			if q == "" {
+				continue
+			}
+			resp, err := http.PostForm(url+"/api/v1/query", neturl.Values{"query": {q}, "stats": {"all"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body struct {
+				Data struct {
+					Stats struct {
+						Samples struct {
+							Total int64 `json:"totalQueryableSamples"`
+						} `json:"samples"`
+					} `json:"stats"`
+				} `json:"data"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += body.Data.Stats.Samples.Total
+		}
+		return n
+	}
+	rec, rawN := touched(src.FrameQueries(context.Background(), services)), touched(raw.FrameQueries(context.Background(), services))
+	t.Logf("samples read by a frame: %d from the recorded series, %d from the per-pod series", rec, rawN)
+	if rec == 0 || rec*5 > rawN {
+		t.Errorf("the recorded frame read %d samples, the raw one %d: want at most a fifth", rec, rawN)
+	}
+	if !src.UsesRules() || raw.UsesRules() {
+		t.Errorf("UsesRules: recorded %v, raw %v", src.UsesRules(), raw.UsesRules())
+	}
 }

@@ -50,6 +50,9 @@ type builder struct {
 	label string
 	// relabel is set when label comes from label_replace.
 	relabel bool
+	// rules reads the series that config/examples/prometheus-rules.yaml records instead of
+	// the per-pod ones.
+	rules bool
 }
 
 func newBuilder(q config.Queries, workloadLabel string) builder {
@@ -90,10 +93,17 @@ func (b builder) perPod(expr string) string {
 	return fmt.Sprintf("sum by (namespace, pod, %s) (%s)", b.label, expr)
 }
 
-// frameQueries are the instant queries of one refresh over the given namespaces.
-func (b builder) frameQueries(namespaces []string) [numFrameQueries]string {
-	sel := namespaceSelector(namespaces)
+// frameQueries are the instant queries of one refresh over the given services: scoped to
+// their namespaces and, with a bounded matcher, to their Deployments' pods, so that what
+// Prometheus reads grows with the services asked for (those on screen and rolling out), not
+// with the fleet. detail are the services whose ReplicaSets need their own p99 (more than one
+// running pods); with none, that query is "" and not asked.
+func (b builder) frameQueries(services, detail []domain.Service) [numFrameQueries]string {
+	sel := b.servicesSelector(services)
 	byRS := "namespace, " + b.label
+	if b.rules {
+		return b.recordedQueries(services, detail)
+	}
 	sum := func(tmpl string) string {
 		return fmt.Sprintf("sum by (%s) (%s)", byRS, b.withReplicaSet(b.expand(tmpl, sel)))
 	}
@@ -108,7 +118,10 @@ func (b builder) frameQueries(namespaces []string) [numFrameQueries]string {
 	q[qCPU] = sum(b.q.CPU)
 	q[qMemory] = sum(b.q.Memory)
 	q[qPods] = pods(b.q.CPU, string(domain.MetricCPU)) + " or " + pods(b.q.Memory, string(domain.MetricMemory))
-	q[qP99] = fmt.Sprintf("histogram_quantile(0.99, sum by (%s, le) (%s))", byRS, latency)
+	if len(detail) > 0 {
+		q[qP99] = fmt.Sprintf("histogram_quantile(0.99, sum by (%s, le) (%s))", byRS,
+			b.withReplicaSet(b.expand(b.q.Latency, b.servicesSelector(detail))))
+	}
 	q[qP99Deployment] = fmt.Sprintf(`histogram_quantile(0.99, sum by (namespace, %s, le) (label_replace(%s, %q, "$1", %q, %q)))`,
 		labelDeployment, latency, labelDeployment, b.label, replicaSetToDeployment)
 	return q
@@ -136,9 +149,39 @@ func (b builder) historyQueries(svc domain.Service) map[domain.Metric]string {
 	}
 }
 
-// serviceSelector matches the pods of svc's Deployments (one, or two for blue-green), named
-// from its ReplicaSets, or from its own name when none is known.
+// serviceSelector matches the pods of svc's Deployments (one, or two for blue-green).
 func (b builder) serviceSelector(svc domain.Service) string {
+	return b.servicesSelector([]domain.Service{svc})
+}
+
+// servicesSelector matches the pods of the services' Deployments (named from their
+// ReplicaSets, or from a service's own name when none is known): their namespaces, and a
+// bounded regular expression over the Deployments' names.
+func (b builder) servicesSelector(services []domain.Service) string {
+	var nss, deps []string
+	for _, svc := range services {
+		nss = append(nss, svc.Namespace)
+		deps = append(deps, deploymentsOf(svc)...)
+	}
+	slices.Sort(nss)
+	slices.Sort(deps)
+	nss, deps = slices.Compact(nss), slices.Compact(deps)
+	for i, d := range deps {
+		deps[i] = regexp.QuoteMeta(d)
+	}
+	alt := strings.Join(deps, "|")
+	if len(deps) > 1 {
+		alt = "(" + alt + ")"
+	}
+	if b.relabel {
+		return fmt.Sprintf("%s,pod=~%s", namespaceSelector(nss), strconv.Quote("^"+alt+"-[a-z0-9]+-[a-z0-9]{5}$"))
+	}
+	return fmt.Sprintf("%s,%s=~%s", namespaceSelector(nss), b.label, strconv.Quote("^"+alt+"-[a-z0-9]+$"))
+}
+
+// deploymentsOf names svc's Deployments from its ReplicaSets, or is its own name when it lists
+// none.
+func deploymentsOf(svc domain.Service) []string {
 	var deps []string
 	for _, rs := range svc.ReplicaSets {
 		if d := deploymentOf(rs.Name); d != "" && !slices.Contains(deps, d) {
@@ -148,17 +191,7 @@ func (b builder) serviceSelector(svc domain.Service) string {
 	if len(deps) == 0 {
 		deps = []string{svc.Name}
 	}
-	for i, d := range deps {
-		deps[i] = regexp.QuoteMeta(d)
-	}
-	alt := strings.Join(deps, "|")
-	if len(deps) > 1 {
-		alt = "(" + alt + ")"
-	}
-	if b.relabel {
-		return fmt.Sprintf("namespace=%s,pod=~%s", strconv.Quote(svc.Namespace), strconv.Quote("^"+alt+"-[a-z0-9]+-[a-z0-9]{5}$"))
-	}
-	return fmt.Sprintf("namespace=%s,%s=~%s", strconv.Quote(svc.Namespace), b.label, strconv.Quote("^"+alt+"-[a-z0-9]+$"))
+	return deps
 }
 
 // namespaceSelector matches the given namespaces (sorted, distinct).

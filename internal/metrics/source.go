@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/transport"
+	"sigs.k8s.io/yaml"
 
 	"github.com/opsdeck/opsdeck/config"
 	"github.com/opsdeck/opsdeck/internal/domain"
@@ -30,6 +31,12 @@ type Source struct {
 	timeout time.Duration
 	b       builder
 	now     func() time.Time
+
+	// rulesApply: the configured queries are the ones the recording rules precompute.
+	rulesApply   bool
+	rulesMu      sync.Mutex
+	rulesOn      bool
+	rulesChecked time.Time
 }
 
 // New connects to the Prometheus that p names: p.URL with its authentication and TLS settings,
@@ -41,6 +48,7 @@ func New(p config.Prometheus, q config.Queries, rc *rest.Config) (*Source, error
 		b:       newBuilder(withDefaults(q), p.WorkloadLabel),
 		now:     time.Now,
 	}
+	s.rulesApply = rulesApply(s.b.q, p.WorkloadLabel)
 	if s.timeout <= 0 {
 		s.timeout = 5 * time.Second
 	}
@@ -146,17 +154,21 @@ func proxyClient(service string, rc *rest.Config) (api.Config, error) {
 	return api.Config{Address: u.String(), Client: hc}, nil
 }
 
-// Frame reads the latest value of every metric for services and their ReplicaSets with a
-// fixed number of concurrent instant queries (Frame.Queries), whatever the number of services,
-// scoped to their namespaces. A failure leaves the frame empty, with Err in one line.
+// Frame reads the latest value of every metric for services and their ReplicaSets with at
+// most numFrameQueries concurrent instant queries (Frame.Queries), whatever the number of
+// services. The queries are scoped to the services' namespaces and Deployments, so callers
+// pass what they need (the rows on screen, what rolls out), not the fleet. They read the
+// recorded series of config/examples/prometheus-rules.yaml when Prometheus has them. A
+// failure leaves the frame empty, with Err in one line.
 func (s *Source) Frame(ctx context.Context, services []domain.Service) domain.MetricsFrame {
 	at := s.now()
 	f := domain.MetricsFrame{At: at}
 	if len(services) == 0 {
 		return f
 	}
-	queries := s.b.frameQueries(namespaces(services))
-	f.Queries = len(queries)
+	b := s.b
+	b.rules = s.useRules(ctx)
+	queries := b.frameQueries(services, detailServices(services))
 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -164,6 +176,10 @@ func (s *Source) Frame(ctx context.Context, services []domain.Service) domain.Me
 	var errs [numFrameQueries]error
 	var wg sync.WaitGroup
 	for i, q := range queries {
+		if q == "" {
+			continue
+		}
+		f.Queries++
 		wg.Go(func() {
 			res[i], _, _, errs[i] = s.api.Query(ctx, q, at, v1.WithTimeout(s.timeout))
 		})
@@ -177,6 +193,99 @@ func (s *Source) Frame(ctx context.Context, services []domain.Service) domain.Me
 	}
 	f.Services, f.ReplicaSets = aggregate(rawFrom(res, s.b.label), services)
 	return f
+}
+
+// FrameQueries are the queries Frame would ask for services now ("" for one not asked).
+func (s *Source) FrameQueries(ctx context.Context, services []domain.Service) []string {
+	b := s.b
+	b.rules = s.useRules(ctx)
+	q := b.frameQueries(services, detailServices(services))
+	return q[:]
+}
+
+// detailServices are the services that need a p99 per ReplicaSet: those with more than one
+// ReplicaSet running pods (a rollout, or a blue-green pair with both colours up). For the
+// others a ReplicaSet's p99 is its Deployment's.
+func detailServices(services []domain.Service) []domain.Service {
+	var out []domain.Service
+	for _, svc := range services {
+		n := 0
+		for _, rs := range svc.ReplicaSets {
+			if rs.Replicas > 0 {
+				n++
+			}
+		}
+		if n > 1 || svc.Phase == domain.PhaseProgressing {
+			out = append(out, svc)
+		}
+	}
+	return out
+}
+
+// UsesRules tells whether frames read the recorded series (after the last look-up).
+func (s *Source) UsesRules() bool {
+	s.rulesMu.Lock()
+	defer s.rulesMu.Unlock()
+	return s.rulesOn
+}
+
+// useRules looks up, at most every rulesRecheck, whether Prometheus records the series of
+// config/examples/prometheus-rules.yaml, and whether they compute what the configured queries
+// do.
+func (s *Source) useRules(ctx context.Context) bool {
+	if !s.rulesApply {
+		return false
+	}
+	s.rulesMu.Lock()
+	defer s.rulesMu.Unlock()
+	if now := s.now(); s.rulesChecked.IsZero() || now.Sub(s.rulesChecked) >= rulesRecheck {
+		ctx, cancel := context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		s.rulesOn = s.detectRules(ctx)
+		s.rulesChecked = now
+	}
+	return s.rulesOn
+}
+
+// ScrapeInterval is the longest scrape interval of Prometheus' configuration (global and per
+// job): no refresh can see new samples more often than that. 0 when it cannot be read (the
+// status API may be forbidden through a proxy).
+func (s *Source) ScrapeInterval(ctx context.Context) time.Duration {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	cfg, err := s.api.Config(ctx)
+	if err != nil {
+		return 0
+	}
+	return scrapeIntervalOf(cfg.YAML)
+}
+
+// scrapeIntervalOf reads the longest scrape_interval of a Prometheus configuration.
+func scrapeIntervalOf(doc string) time.Duration {
+	var c struct {
+		Global struct {
+			ScrapeInterval string `json:"scrape_interval"`
+		} `json:"global"`
+		ScrapeConfigs []struct {
+			ScrapeInterval string `json:"scrape_interval"`
+		} `json:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal([]byte(doc), &c); err != nil {
+		return 0
+	}
+	var longest time.Duration
+	for _, v := range append([]string{c.Global.ScrapeInterval}, func() []string {
+		var out []string
+		for _, sc := range c.ScrapeConfigs {
+			out = append(out, sc.ScrapeInterval)
+		}
+		return out
+	}()...) {
+		if d, err := model.ParseDuration(v); err == nil && time.Duration(d) > longest {
+			longest = time.Duration(d)
+		}
+	}
+	return longest
 }
 
 // History reads svc's series over the last window at step: for each metric one range query,

@@ -64,19 +64,46 @@ func TestQueriesPerFrameAreFixed(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	src := newSource(t, config.Prometheus{URL: srv.URL})
+	instant := func() int {
+		fake.mu.Lock()
+		defer fake.mu.Unlock()
+		n := 0
+		for _, p := range fake.paths {
+			if strings.HasSuffix(p, "/api/v1/query") {
+				n++
+			}
+		}
+		return n
+	}
 
 	for _, n := range []int{1, 5, 500} {
-		before := fake.n.Load()
-		f := src.Frame(context.Background(), manyServices(n))
-		asked := fake.n.Load() - before
-		if f.Err != nil || f.Queries != numFrameQueries || asked != numFrameQueries {
-			t.Errorf("%d services: Queries %d, %d requests, err %v; want %d", n, f.Queries, asked, f.Err, numFrameQueries)
+		before := instant()
+		many := manyServices(n)
+		f := src.Frame(context.Background(), many)
+		asked := instant() - before
+		// No service runs two ReplicaSets: no p99 per ReplicaSet.
+		if f.Err != nil || f.Queries != numFrameQueries-1 || asked != f.Queries {
+			t.Errorf("%d services: Queries %d, %d requests, err %v; want %d", n, f.Queries, asked, f.Err, numFrameQueries-1)
+		}
+		many[0].ReplicaSets[0].Replicas, many[0].ReplicaSets[1].Replicas = 3, 1
+		if f := src.Frame(context.Background(), many); f.Queries != numFrameQueries {
+			t.Errorf("%d services, one rolling out: Queries %d, want %d", n, f.Queries, numFrameQueries)
 		}
 	}
-	// Scoped to the services' namespaces, never per service.
-	for _, q := range fake.queries[len(fake.queries)-numFrameQueries:] {
-		if !strings.Contains(q, `namespace=~"team-0|team-1|team-2|team-3|team-4|team-5|team-6|team-7|team-8|team-9"`) || strings.Contains(q, "svc-") {
-			t.Errorf("query not scoped by namespace only: %s", q)
+	// Scoped to the services' namespaces and their Deployments' pods, one matcher for all.
+	fake.mu.Lock()
+	last := fake.queries[len(fake.queries)-numFrameQueries:]
+	fake.mu.Unlock()
+	for _, q := range last {
+		if strings.Contains(q, "sum by (namespace, replicaset, le)") {
+			if !strings.Contains(q, `{namespace="team-0",pod=~"^svc-000-[a-z0-9]+-[a-z0-9]{5}$"}`) {
+				t.Errorf("p99 per ReplicaSet not scoped to the service rolling out: %.300s", q)
+			}
+			continue
+		}
+		if !strings.Contains(q, `namespace=~"team-0|team-1|team-2|team-3|team-4|team-5|team-6|team-7|team-8|team-9"`) ||
+			!strings.Contains(q, `pod=~"^(svc-000|svc-001|`) || !strings.Contains(q, `|svc-499)-[a-z0-9]+-[a-z0-9]{5}$"`) {
+			t.Errorf("query not scoped by namespace and Deployment: %.300s", q)
 		}
 	}
 	if f := src.Frame(context.Background(), nil); f.Queries != 0 || f.Err != nil {
@@ -86,12 +113,17 @@ func TestQueriesPerFrameAreFixed(t *testing.T) {
 
 func TestFrameQueries(t *testing.T) {
 	b := newBuilder(config.DefaultQueries(), "")
-	q := b.frameQueries([]string{"shop"})
+	svc := domain.Service{Namespace: "shop", Name: "order-service", ReplicaSets: []domain.ReplicaSet{
+		{Name: "order-service-6c8f7d9b5c", Replicas: 3}, {Name: "order-service-7d9f8b6c4d", Replicas: 3}}}
+	stable := domain.Service{Namespace: "shop", Name: "cart.v2"}
+	q := b.frameQueries([]domain.Service{svc, stable}, []domain.Service{svc})
+	sel := `namespace="shop",pod=~"^(cart\\.v2|order-service)-[a-z0-9]+-[a-z0-9]{5}$"`
+	one := `namespace="shop",pod=~"^order-service-[a-z0-9]+-[a-z0-9]{5}$"`
 	want := map[int]string{
-		qRequests: `sum by (namespace, replicaset) (label_replace(rate(http_requests_total{namespace="shop"}[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}"))`,
-		qErrors:   `sum by (namespace, replicaset) (label_replace(rate(http_requests_total{namespace="shop",code=~"5.."}[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}"))`,
-		qP99:      `histogram_quantile(0.99, sum by (namespace, replicaset, le) (label_replace(rate(http_request_duration_seconds_bucket{namespace="shop"}[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}")))`,
-		qP99Deployment: `histogram_quantile(0.99, sum by (namespace, deployment, le) (label_replace(label_replace(rate(http_request_duration_seconds_bucket{namespace="shop"}[1m]), ` +
+		qRequests: `sum by (namespace, replicaset) (label_replace(rate(http_requests_total{` + sel + `}[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}"))`,
+		qErrors:   `sum by (namespace, replicaset) (label_replace(rate(http_requests_total{` + sel + `,code=~"5.."}[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}"))`,
+		qP99:      `histogram_quantile(0.99, sum by (namespace, replicaset, le) (label_replace(rate(http_request_duration_seconds_bucket{` + one + `}[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}")))`,
+		qP99Deployment: `histogram_quantile(0.99, sum by (namespace, deployment, le) (label_replace(label_replace(rate(http_request_duration_seconds_bucket{` + sel + `}[1m]), ` +
 			`"replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}"), "deployment", "$1", "replicaset", "(.+)-[a-z0-9]+")))`,
 	}
 	for i, w := range want {
@@ -103,19 +135,46 @@ func TestFrameQueries(t *testing.T) {
 		!strings.Contains(q[qPods], `"metric", "memory", "", "")`) {
 		t.Errorf("pods query: %s", q[qPods])
 	}
+	if q := b.frameQueries([]domain.Service{stable}, nil); q[qP99] != "" {
+		t.Errorf("p99 per ReplicaSet asked with no service rolling out: %s", q[qP99])
+	}
 
 	// With a workload label, no label_replace from the pod.
 	b = newBuilder(config.DefaultQueries(), "owner")
-	q = b.frameQueries([]string{"a", "b.c"})
-	if got, w := q[qRequests], `sum by (namespace, owner) (rate(http_requests_total{namespace=~"a|b\\.c"}[1m]))`; got != w {
+	q = b.frameQueries([]domain.Service{{Namespace: "a", Name: "x"}, {Namespace: "b.c", Name: "y"}}, nil)
+	if got, w := q[qRequests], `sum by (namespace, owner) (rate(http_requests_total{namespace=~"a|b\\.c",owner=~"^(x|y)-[a-z0-9]+$"}[1m]))`; got != w {
 		t.Errorf("workload label:\n got  %s\n want %s", got, w)
-	}
-	if !strings.Contains(q[qP99Deployment], `label_replace(rate(http_request_duration_seconds_bucket{namespace=~"a|b\\.c"}[1m]), "deployment", "$1", "owner", "(.+)-[a-z0-9]+")`) {
-		t.Errorf("workload label p99: %s", q[qP99Deployment])
 	}
 	for _, s := range q {
 		if strings.Contains(s, `"pod"`) {
 			t.Errorf("workload label query relabels pods: %s", s)
+		}
+	}
+
+	// With the recording rules: the recorded series, scoped the same way.
+	b = newBuilder(config.DefaultQueries(), "")
+	b.rules = true
+	q = b.frameQueries([]domain.Service{svc, stable}, []domain.Service{svc})
+	rsSel := `namespace="shop",replicaset=~"^(cart\\.v2|order-service)-[a-z0-9]+$"`
+	for i, w := range map[int]string{
+		qRequests:      recRequests + `{` + rsSel + `}`,
+		qP99:           `histogram_quantile(0.99, ` + recBuckets + `{namespace="shop",replicaset=~"^order-service-[a-z0-9]+$"})`,
+		qP99Deployment: `histogram_quantile(0.99, ` + recBucketsDeploy + `{namespace="shop",deployment=~"^(cart\\.v2|order-service)$"})`,
+	} {
+		if q[i] != w {
+			t.Errorf("recorded query %s:\n got  %s\n want %s", queryNames[i], q[i], w)
+		}
+	}
+}
+
+func TestScrapeIntervalOf(t *testing.T) {
+	for doc, want := range map[string]time.Duration{
+		"global:\n  scrape_interval: 15s\n": 15 * time.Second,
+		"global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: a\n  scrape_interval: 30s\n": 30 * time.Second,
+		"not: [yaml": 0,
+	} {
+		if got := scrapeIntervalOf(doc); got != want {
+			t.Errorf("scrapeIntervalOf(%q) = %s, want %s", doc, got, want)
 		}
 	}
 }
@@ -299,7 +358,7 @@ func TestServiceProxy(t *testing.T) {
 	}
 	fake.mu.Lock()
 	defer fake.mu.Unlock()
-	if p := fake.paths[0]; p != "/api/v1/namespaces/monitoring/services/prometheus:9090/proxy/api/v1/query" {
+	if p := fake.paths[len(fake.paths)-1]; p != "/api/v1/namespaces/monitoring/services/prometheus:9090/proxy/api/v1/query" {
 		t.Errorf("path %s", p)
 	}
 	if a := fake.auth[0]; a != "Bearer kube-token" {

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +17,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
+
+// RulesEnv names a rule file that the sandbox's Prometheus loads (see Options.RecordingRules).
+const RulesEnv = "OPSDECK_SANDBOX_RULES"
 
 // PrometheusBinary is where Debian's prometheus package installs the server.
 const PrometheusBinary = "/usr/bin/prometheus"
@@ -54,6 +59,16 @@ scrape_configs:
   static_configs:
   - targets: ['%s']
 `, workloadAddr)
+	if rules := cmp.Or(s.opts.RecordingRules, os.Getenv(RulesEnv)); rules != "" {
+		abs, err := filepath.Abs(rules)
+		if err != nil {
+			return "", err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return "", fmt.Errorf("recording rules: %w", err)
+		}
+		config += fmt.Sprintf("rule_files: [%q]\n", abs)
+	}
 	if err := os.WriteFile(s.path("prometheus.yml"), []byte(config), 0o644); err != nil {
 		return "", err
 	}

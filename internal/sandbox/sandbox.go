@@ -38,6 +38,10 @@ type Options struct {
 	// Tied makes every process die with the caller (the test harness); `sandbox up` leaves
 	// them running instead.
 	Tied bool
+	// RecordingRules is a rule file for the sandbox's Prometheus (opsdeck's are
+	// config/examples/prometheus-rules.yaml); empty reads $OPSDECK_SANDBOX_RULES, and loads
+	// none when that is unset too.
+	RecordingRules string
 	// Progress receives one line per step; nil discards them.
 	Progress io.Writer
 }

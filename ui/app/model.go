@@ -296,7 +296,38 @@ func historyStep(window time.Duration) time.Duration {
 	return max(time.Second, window/300)
 }
 
+// focuser is a backend that reads some services in every frame and the others in turn.
+type focuser interface{ Focus(keys []string) }
+
+// focusMetrics tells the backend which services every frame must read: the rows on screen
+// and the selection (a frame's cost then follows the screen, not the fleet).
+func (m *Model) focusMetrics() {
+	f, ok := m.backend.(focuser)
+	if !ok {
+		return
+	}
+	rows := m.table.Visible()
+	first, n := m.table.VisibleRange()
+	keys := make([]string, 0, n+1)
+	for i := first; i < first+n && i < len(rows); i++ {
+		keys = append(keys, rows[i].Key())
+	}
+	if s, ok := m.table.Selected(); ok {
+		keys = append(keys, s.Key())
+	}
+	f.Focus(keys)
+}
+
+// offScreenEvery is how often rows off screen get new values: 0 when every frame reads all.
+func (m *Model) offScreenEvery() time.Duration {
+	if m.frame.Rotation <= 1 {
+		return 0
+	}
+	return time.Duration(m.frame.Rotation) * m.opts.Refresh
+}
+
 func (m *Model) startPoll() tea.Cmd {
+	m.focusMetrics()
 	m.pollGen++
 	m.polling = true
 	return poll(m.ctx, m.backend, m.pollGen, m.state.Services)
@@ -309,12 +340,15 @@ func (m *Model) applyState(st domain.ClusterState) {
 	m.state = st
 	m.haveState = true
 	m.table.SetServices(st.Services)
+	if st.Synced {
+		m.table.Settle()
+	}
 	m.events.SetClusterEvents(st.Events)
 	m.states++
 	if m.states%50 == 0 {
 		m.pruneStore()
 	}
-	if m.selKey == "" {
+	if m.selKey == "" && st.Synced {
 		if s, ok := m.table.Selected(); ok {
 			m.selKey = s.Key()
 		}

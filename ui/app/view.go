@@ -36,6 +36,7 @@ type headerKey struct {
 	guardText  string
 	readOnly   bool
 	themePlain bool
+	offScreen  time.Duration
 }
 
 type titleKey struct {
@@ -239,7 +240,7 @@ func (m *Model) headerView() string {
 		errText = safe.Redact(safe.Text(m.frame.Err.Error()))
 	}
 	k := headerKey{m.width, m.now.Truncate(time.Second), m.haveState, m.state.API, m.haveFrame, errText, m.lastGood,
-		m.guardOn, m.guardLeader, m.guardText, m.opts.ReadOnly, m.theme.Plain}
+		m.guardOn, m.guardLeader, m.guardText, m.opts.ReadOnly, m.theme.Plain, m.offScreenEvery()}
 	if m.cache.header == "" || m.cache.headerKey != k {
 		m.cache.headerKey, m.cache.header = k, header.View(m.theme, m.width, m.headerInfo())
 	}
@@ -259,6 +260,8 @@ func (m *Model) headerInfo() header.Info {
 		GuardText:   m.guardText,
 		ReadOnly:    m.opts.ReadOnly,
 		Now:         m.now,
+
+		OffScreenEvery: m.offScreenEvery(),
 	}
 }
 

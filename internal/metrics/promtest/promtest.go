@@ -29,6 +29,12 @@ const Binary = "/usr/bin/prometheus"
 // OPSDECK_REQUIRE_PROMETHEUS is set.
 func Start(t testing.TB, targets ...string) (url string) {
 	t.Helper()
+	return StartWithRules(t, "", targets...)
+}
+
+// StartWithRules is Start with a rule file (recording rules) loaded; "" loads none.
+func StartWithRules(t testing.TB, rules string, targets ...string) (url string) {
+	t.Helper()
 	if _, err := os.Stat(Binary); err != nil {
 		if os.Getenv(RequireEnv) != "" {
 			t.Fatalf("%s is required (%s is set): %v", Binary, RequireEnv, err)
@@ -44,7 +50,15 @@ func Start(t testing.TB, targets ...string) (url string) {
 
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte(config(targets)), 0o644); err != nil {
+	doc := config(targets)
+	if rules != "" {
+		abs, err := filepath.Abs(rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc += fmt.Sprintf("rule_files: [%q]\n", abs)
+	}
+	if err := os.WriteFile(cfg, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
 

@@ -29,6 +29,9 @@ type Info struct {
 	GuardLeader string // the pod of a guard leader that guards the namespace instead of the console
 	ReadOnly    bool
 	Now         time.Time
+	// OffScreenEvery, when set, is how often rows neither on screen nor rolling out get new
+	// values (they are read in turn).
+	OffScreenEvery time.Duration
 }
 
 // Height is the number of lines View returns.
@@ -75,6 +78,9 @@ func View(t theme.Theme, width int, in Info) string {
 		prom = t.Bad.Render("metrics stale: "+oneLine(in.MetricsErr.Error())) + t.Muted.Render(ago(in.Now, in.MetricsOK))
 	default:
 		prom = t.OK.Render("metrics ok")
+		if in.OffScreenEvery > 0 {
+			prom += t.Muted.Render(" (off-screen rows every " + in.OffScreenEvery.Round(time.Second).String() + ")")
+		}
 	}
 	guard := t.Muted.Render("auto-guard: off")
 	if in.Guard {

@@ -60,6 +60,10 @@ type Model struct {
 	cursor int   // index into rows
 	offset int   // first visible row
 	selKey string
+	// settled: the watches have synced once (Settle) or a key moved the cursor. Before, the
+	// first row in sort order is selected whatever was selected in a partial list, so the
+	// first full screen starts at the top.
+	settled bool
 
 	cols    []column
 	version uint64
@@ -106,6 +110,15 @@ func (m *Model) SetServices(svcs []domain.Service) {
 	m.all = svcs
 	m.layout()
 	m.rebuild()
+}
+
+// Settle ends the start: from now on the selection is kept by name (call it once the
+// watches have synced, after SetServices).
+func (m *Model) Settle() { m.settled = true }
+
+// VisibleRange is the index of the first row on screen and how many rows fit.
+func (m Model) VisibleRange() (first, n int) {
+	return m.offset, min(m.bodyHeight(), len(m.rows)-m.offset)
 }
 
 // SetValues replaces the latest metric values, keyed by service key.
@@ -182,6 +195,7 @@ func (m *Model) Move(delta int) {
 
 // SetCursor selects row i (clamped).
 func (m *Model) SetCursor(i int) {
+	m.settled = true
 	m.cursor = i
 	m.clamp()
 	if m.cursor >= 0 && m.cursor < len(m.rows) {
@@ -246,6 +260,9 @@ func (m *Model) rebuild() {
 		slices.SortStableFunc(m.rows, func(a, b int) int {
 			return cmp.Or(cmp.Compare(m.all[a].Name, m.all[b].Name), cmp.Compare(m.all[a].Namespace, m.all[b].Namespace))
 		})
+	}
+	if !m.settled {
+		m.cursor, m.offset, m.selKey = 0, 0, ""
 	}
 	if m.selKey == "" || !m.reselect() {
 		m.clamp()

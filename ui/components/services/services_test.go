@@ -157,3 +157,24 @@ func TestScrollKeepsCursorVisible(t *testing.T) {
 		t.Fatalf("rendered more than the visible rows")
 	}
 }
+
+// The watches fill in any order: until they have synced the first row in sort order is
+// selected, whatever a partial list selected; after, the selection is kept by name.
+func TestStartsAtTheTopThenKeepsSelectionByName(t *testing.T) {
+	m := New(theme.Plain(), th)
+	m.SetSize(120, 3) // two rows on screen
+	m.SetServices([]domain.Service{svc("checkout"), svc("orders")})
+	m.SetServices([]domain.Service{svc("cart"), svc("checkout"), svc("gateway"), svc("orders")})
+	m.Settle()
+	if s, _ := m.Selected(); s.Name != "cart" {
+		t.Fatalf("first screen selects %q, want cart (the first row)", s.Name)
+	}
+	if first, n := m.VisibleRange(); first != 0 || n != 2 {
+		t.Errorf("first screen shows rows %d..%d, want 0..2", first, first+n)
+	}
+	m.Move(1)
+	m.SetServices([]domain.Service{svc("a-new"), svc("cart"), svc("checkout"), svc("gateway"), svc("orders")})
+	if s, _ := m.Selected(); s.Name != "checkout" {
+		t.Errorf("after a new service, selected %q, want checkout (kept by name)", s.Name)
+	}
+}
