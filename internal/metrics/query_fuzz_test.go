@@ -25,23 +25,32 @@ func FuzzQueryTemplating(f *testing.F) {
 		b := newBuilder(config.DefaultQueries(), label)
 		plain := newBuilder(config.DefaultQueries(), label)
 
-		got := b.frameQueries([]string{ns, ns2})
-		want := plain.frameQueries([]string{"x", "y"})
-		for i := range got {
-			checkShape(t, got[i], want[i])
+		// Namespaces and ReplicaSet names both reach the frame's selectors.
+		services := func(ns1, ns2, rs string) []domain.Service {
+			return []domain.Service{
+				{Namespace: ns1, Name: "svc", ReplicaSets: []domain.ReplicaSet{{Name: rs}}},
+				{Namespace: ns2, Name: "web", ReplicaSets: []domain.ReplicaSet{{Name: "web-abc12"}}},
+			}
 		}
-		one := b.frameQueries([]string{ns})
-		wantOne := plain.frameQueries([]string{"x"})
-		for i := range one {
-			checkShape(t, one[i], wantOne[i])
+		refNS2, refRS := "y", "svc-abc"
+		if ns == ns2 {
+			refNS2 = "x" // one namespace: an equality matcher, not a regex
+		}
+		if deploymentOf(rsName) == "" {
+			refRS = "-" // no Deployment in the name: the service's name is used
+		}
+		got := services(ns, ns2, rsName)
+		ref := services("x", refNS2, refRS)
+		for _, detail := range [][2][]domain.Service{{nil, nil}, {got, ref}, {got[:1], ref[:1]}} {
+			q, w := b.frameQueries(got, detail[0]), plain.frameQueries(ref, detail[1])
+			for i := range q {
+				checkShape(t, q[i], w[i])
+			}
 		}
 
 		svc := domain.Service{Namespace: ns, Name: "svc", ReplicaSets: []domain.ReplicaSet{{Name: rsName}}}
-		ref := domain.Service{Namespace: "x", Name: "svc", ReplicaSets: []domain.ReplicaSet{{Name: "svc-abc"}}}
-		if deploymentOf(rsName) == "" {
-			ref.ReplicaSets = []domain.ReplicaSet{{Name: "-"}} // no Deployment in the name: the service's name is used
-		}
-		h, hw := b.historyQueries(svc), plain.historyQueries(ref)
+		one := domain.Service{Namespace: "x", Name: "svc", ReplicaSets: []domain.ReplicaSet{{Name: refRS}}}
+		h, hw := b.historyQueries(svc), plain.historyQueries(one)
 		for m, q := range h {
 			checkShape(t, q, hw[m])
 		}
