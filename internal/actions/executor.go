@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -270,10 +272,24 @@ func (e *Executor) apiError(err error, a domain.Action, verb, resource string) e
 	case apierrors.IsConflict(err):
 		return fmt.Errorf("%w: %s changed while opsdeck acted on it (someone else acted); look again before retrying",
 			domain.ErrConflict, a.Service)
-	case errors.Is(err, domain.ErrConflict), errors.Is(err, ErrNotFound), errors.Is(err, ErrForbidden):
+	case errors.Is(err, domain.ErrConflict), errors.Is(err, ErrNotFound), errors.Is(err, ErrForbidden),
+		errors.Is(err, domain.ErrUnreachable):
 		return err
+	case unreachable(err):
+		return fmt.Errorf("%w: %s", domain.ErrUnreachable, oneLine(err.Error()))
 	}
 	return errors.New(oneLine(err.Error()))
+}
+
+// unreachable tells an API server that did not answer (no connection, a timeout, an overloaded
+// or failing server) from one that answered no: after the former nothing is known to have
+// changed, and the same action may be judged again once it answers.
+func unreachable(err error) bool {
+	var ue *url.Error
+	var ne net.Error
+	return errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) ||
+		apierrors.IsServiceUnavailable(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
+		apierrors.IsTooManyRequests(err) || apierrors.IsInternalError(err)
 }
 
 // forbiddenUser reads the user out of the API server's message: `User "bob" cannot patch ...`.

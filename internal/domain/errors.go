@@ -9,6 +9,10 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrReadOnly: opsdeck runs with --readonly.
 	ErrReadOnly = errors.New("read-only mode")
+	// ErrUnreachable: the API server did not answer (connection refused, timeout, 5xx), so
+	// nothing is known to have changed. The guard judges again once it answers, instead of
+	// holding the service as after a refusal.
+	ErrUnreachable = errors.New("API server unreachable")
 )
 
 // StoodDownError is the error of a guard action that found its work already done by someone

@@ -90,11 +90,14 @@ func gameday(t *testing.T) *sandbox.Env {
 	return world.env
 }
 
-// testConfig shortens the rollback rules' `for` to forSeconds so that a game day lasts less.
+// testConfig shortens the rollback rules' `for` to ruleFor so that a game day lasts less, and
+// turns the early verdict off: the game days assert what the guard does with time (a rule that
+// must hold again for its whole `for` after a fault), which counting would cut short. The early
+// verdict has its own sandbox tests (internal/guard, cmd/opsdeck TestGuardEarlyVerdict).
 func testConfig(t *testing.T, extra string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "config.yaml")
-	body := fmt.Sprintf("thresholds:\n  errors: {for: %ds}\n  p99: {for: %ds}\n%s", int(ruleFor.Seconds()), int(ruleFor.Seconds()), extra)
+	body := fmt.Sprintf("thresholds:\n  errors: {for: %ds}\n  p99: {for: %ds}\nguard:\n  early: {enabled: false}\n%s", int(ruleFor.Seconds()), int(ruleFor.Seconds()), extra)
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}

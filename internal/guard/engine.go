@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -108,6 +109,10 @@ func (e *Engine) Done(d Decision, err error, conflict bool) {
 		if t.conflicts >= maxConflicts {
 			t.heldRS, t.heldMsg = d.FromRS, fmt.Sprintf("%d conflicts in a row, last: %s", t.conflicts, err.Error())
 		}
+	case errors.Is(err, domain.ErrUnreachable):
+		// Nothing changed and nobody refused: the API server did not answer. Judge again once
+		// it does, on fresh evidence (the rule's for, or the early verdict, runs again).
+		t.breachSince = map[domain.Metric]time.Time{}
 	default:
 		t.heldRS, t.heldMsg = d.FromRS, "rollback failed: "+err.Error()
 	}

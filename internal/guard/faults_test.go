@@ -158,3 +158,26 @@ func TestPrometheusUnavailableIsNeverNoData(t *testing.T) {
 		}
 	})
 }
+
+// A rollback the API server never answered (it was down) changed nothing: the guard must not
+// hold the service as after a refusal, but judge again, on fresh evidence, once it answers.
+func TestUnreachableRollbackIsJudgedAgain(t *testing.T) {
+	down := fmt.Errorf("%w: dial tcp 127.0.0.1:6443: connect: connection refused", domain.ErrUnreachable)
+	bad := frame(map[string]float64{bad2.Name: 0.3, good1.Name: 0.002})
+	e := New(testConfig())
+	svc := service(domain.PhaseProgressing, t0, bad2, good1)
+	e.Evaluate(t0, state(svc), bad)
+	_, ds := e.Evaluate(t0.Add(20*time.Second), state(svc), bad)
+	if len(ds) != 1 {
+		t.Fatalf("%d decisions, want 1", len(ds))
+	}
+	e.Done(ds[0], down, false)
+	st, again := e.Evaluate(t0.Add(21*time.Second), state(svc), bad)
+	if got := st[svc.Key()]; got.Verdict == VerdictHeld || len(again) != 0 {
+		t.Fatalf("right after an unanswered rollback: %+v %+v, want the rule's for to run again, not held", got, again)
+	}
+	_, again = e.Evaluate(t0.Add(41*time.Second), state(svc), bad)
+	if len(again) != 1 || again[0].FromRS != bad2.Name || again[0].ToRS != good1.Name {
+		t.Fatalf("after the rule held again for its for: %+v, want the rollback decided again", again)
+	}
+}

@@ -139,6 +139,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			case errors.Is(o.Err, domain.ErrConflict):
 				// Another guard (or a person) acted first: information, not a failure.
 				log.Info("stood down", append(attrs, "detail", o.Err.Error())...)
+			case errors.Is(o.Err, domain.ErrUnreachable):
+				// Nothing was changed: judged again once the API server answers.
+				log.Warn("rollback not sent, API server unreachable; judging again", append(attrs, "error", o.Err.Error())...)
 			case o.Err != nil:
 				log.Error("rollback failed", append(attrs, "error", o.Err.Error())...)
 			default:
