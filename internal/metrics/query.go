@@ -158,6 +158,17 @@ func (b builder) serviceSelector(svc domain.Service) string {
 // ReplicaSets, or from a service's own name when none is known): their namespaces, and a
 // bounded regular expression over the Deployments' names.
 func (b builder) servicesSelector(services []domain.Service) string {
+	ns, alt := scopeOf(services)
+	if b.relabel {
+		return fmt.Sprintf("%s,pod=~%s", ns, strconv.Quote("^"+alt+"-[a-z0-9]+-[a-z0-9]{5}$"))
+	}
+	return fmt.Sprintf("%s,%s=~%s", ns, b.label, strconv.Quote("^"+alt+"-[a-z0-9]+$"))
+}
+
+// scopeOf is what bounds a query to the services: the matcher of their namespaces, and an
+// alternation of their Deployments' names (regexp-quoted, sorted, distinct) for a regex
+// matcher to anchor.
+func scopeOf(services []domain.Service) (namespaces, alt string) {
 	var nss, deps []string
 	for _, svc := range services {
 		nss = append(nss, svc.Namespace)
@@ -169,14 +180,11 @@ func (b builder) servicesSelector(services []domain.Service) string {
 	for i, d := range deps {
 		deps[i] = regexp.QuoteMeta(d)
 	}
-	alt := strings.Join(deps, "|")
+	alt = strings.Join(deps, "|")
 	if len(deps) > 1 {
 		alt = "(" + alt + ")"
 	}
-	if b.relabel {
-		return fmt.Sprintf("%s,pod=~%s", namespaceSelector(nss), strconv.Quote("^"+alt+"-[a-z0-9]+-[a-z0-9]{5}$"))
-	}
-	return fmt.Sprintf("%s,%s=~%s", namespaceSelector(nss), b.label, strconv.Quote("^"+alt+"-[a-z0-9]+$"))
+	return namespaceSelector(nss), alt
 }
 
 // deploymentsOf names svc's Deployments from its ReplicaSets, or is its own name when it lists

@@ -3,7 +3,6 @@ package metrics
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,25 +44,11 @@ func rulesApply(q config.Queries, workloadLabel string) bool {
 // recordedSelector matches the recorded series of the services' ReplicaSets (label
 // replicaset) or Deployments (label deployment).
 func recordedSelector(services []domain.Service, label string) string {
-	var nss, deps []string
-	for _, svc := range services {
-		nss = append(nss, svc.Namespace)
-		deps = append(deps, deploymentsOf(svc)...)
-	}
-	slices.Sort(nss)
-	slices.Sort(deps)
-	nss, deps = slices.Compact(nss), slices.Compact(deps)
-	for i, d := range deps {
-		deps[i] = regexp.QuoteMeta(d)
-	}
-	alt := strings.Join(deps, "|")
-	if len(deps) > 1 {
-		alt = "(" + alt + ")"
-	}
+	ns, alt := scopeOf(services)
 	if label == labelDeployment {
-		return fmt.Sprintf("%s,%s=~%s", namespaceSelector(nss), label, strconv.Quote("^"+alt+"$"))
+		return fmt.Sprintf("%s,%s=~%s", ns, label, strconv.Quote("^"+alt+"$"))
 	}
-	return fmt.Sprintf("%s,%s=~%s", namespaceSelector(nss), label, strconv.Quote("^"+alt+"-[a-z0-9]+$"))
+	return fmt.Sprintf("%s,%s=~%s", ns, label, strconv.Quote("^"+alt+"-[a-z0-9]+$"))
 }
 
 // recordedQueries are frameQueries over the recorded series: one series per ReplicaSet (per

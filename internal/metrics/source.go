@@ -296,9 +296,13 @@ func (s *Source) History(ctx context.Context, svc domain.Service, window, step t
 		return nil, fmt.Errorf("history of %s: window and step must be positive", svc.Key())
 	}
 	end := s.now()
-	r := v1.Range{Start: end.Add(-window), End: end, Step: step}
-	queries := s.b.historyQueries(svc)
+	return s.seriesOver(ctx, svc, v1.Range{Start: end.Add(-window), End: end, Step: step}, "history")
+}
 
+// seriesOver runs svc's history queries, one per metric and at once, over r; what names the
+// read in an error ("history", "range").
+func (s *Source) seriesOver(ctx context.Context, svc domain.Service, r v1.Range, what string) ([]domain.Series, error) {
+	queries := s.b.historyQueries(svc)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	res := make([]model.Value, len(domain.Metrics))
@@ -313,7 +317,7 @@ func (s *Source) History(ctx context.Context, svc domain.Service, window, step t
 	var out []domain.Series
 	for i, m := range domain.Metrics {
 		if errs[i] != nil {
-			return nil, s.wrap(string(m)+" history", errs[i])
+			return nil, s.wrap(string(m)+" "+what, errs[i])
 		}
 		out = append(out, seriesFrom(m, res[i], s.b.label, svc)...)
 	}

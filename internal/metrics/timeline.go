@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"sync"
 	"time"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -21,27 +20,7 @@ func (s *Source) Between(ctx context.Context, svc domain.Service, start, end tim
 	if !end.After(start) || step <= 0 {
 		return nil, fmt.Errorf("metrics of %s: empty range %s to %s", svc.Key(), start.Format(time.RFC3339), end.Format(time.RFC3339))
 	}
-	r := v1.Range{Start: start, End: end, Step: step}
-	queries := s.b.historyQueries(svc)
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	res := make([]model.Value, len(domain.Metrics))
-	errs := make([]error, len(domain.Metrics))
-	var wg sync.WaitGroup
-	for i, m := range domain.Metrics {
-		wg.Go(func() {
-			res[i], _, _, errs[i] = s.api.QueryRange(ctx, queries[m], r, v1.WithTimeout(s.timeout))
-		})
-	}
-	wg.Wait()
-	var out []domain.Series
-	for i, m := range domain.Metrics {
-		if errs[i] != nil {
-			return nil, s.wrap(string(m)+" range", errs[i])
-		}
-		out = append(out, seriesFrom(m, res[i], s.b.label, svc)...)
-	}
-	return out, nil
+	return s.seriesOver(ctx, svc, v1.Range{Start: start, End: end, Step: step}, "range")
 }
 
 // rateOfCounter matches a template that is the rate of a counter over $window, capturing the
