@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -21,14 +22,28 @@ func withResourceVersion(pt types.PatchType, patch []byte, rv string) ([]byte, e
 	if rv == "" {
 		return nil, fmt.Errorf("no resourceVersion to guard the patch with")
 	}
+	out, err := editPatchMetadata(pt, patch,
+		map[string]any{"op": "replace", "path": "/metadata/resourceVersion", "value": rv},
+		func(md map[string]any) { md["resourceVersion"] = rv })
+	if errors.Is(err, errPatchType) {
+		return nil, fmt.Errorf("patch type %s cannot carry a precondition", pt)
+	}
+	return out, err
+}
+
+// errPatchType marks a patch type editPatchMetadata cannot edit.
+var errPatchType = errors.New("unsupported patch type")
+
+// editPatchMetadata adds to a patch: jsonOp to a JSON patch, or, for a merge patch, what edit
+// sets in its metadata (created when the patch has none).
+func editPatchMetadata(pt types.PatchType, patch []byte, jsonOp map[string]any, edit func(md map[string]any)) ([]byte, error) {
 	switch pt {
 	case types.JSONPatchType:
 		var ops []map[string]any
 		if err := json.Unmarshal(patch, &ops); err != nil {
 			return nil, fmt.Errorf("json patch: %w", err)
 		}
-		ops = append(ops, map[string]any{"op": "replace", "path": "/metadata/resourceVersion", "value": rv})
-		return json.Marshal(ops)
+		return json.Marshal(append(ops, jsonOp))
 	case types.StrategicMergePatchType, types.MergePatchType:
 		var m map[string]any
 		if err := json.Unmarshal(patch, &m); err != nil {
@@ -41,11 +56,11 @@ func withResourceVersion(pt types.PatchType, patch []byte, rv string) ([]byte, e
 		if md == nil {
 			md = map[string]any{}
 		}
-		md["resourceVersion"] = rv
+		edit(md)
 		m["metadata"] = md
 		return json.Marshal(m)
 	}
-	return nil, fmt.Errorf("patch type %s cannot carry a precondition", pt)
+	return nil, errPatchType
 }
 
 // lastActionKey carries the value of domain.LastActionAnnotation through an action's context, so
@@ -67,37 +82,21 @@ func withLastActionAnnotation(ctx context.Context, pt types.PatchType, patch []b
 	if !ok {
 		return patch, nil
 	}
-	switch pt {
-	case types.JSONPatchType:
-		var ops []map[string]any
-		if err := json.Unmarshal(patch, &ops); err != nil {
-			return nil, fmt.Errorf("json patch: %w", err)
-		}
-		// kubectl's rollback replaces /metadata/annotations first; "add" after it sets ours.
-		ops = append(ops, map[string]any{"op": "add", "path": "/metadata/annotations/opsdeck.io~1last-action", "value": v})
-		return json.Marshal(ops)
-	case types.StrategicMergePatchType, types.MergePatchType:
-		var m map[string]any
-		if err := json.Unmarshal(patch, &m); err != nil {
-			return nil, fmt.Errorf("merge patch: %w", err)
-		}
-		if m == nil {
-			m = map[string]any{}
-		}
-		md, _ := m["metadata"].(map[string]any)
-		if md == nil {
-			md = map[string]any{}
-		}
-		ann, _ := md["annotations"].(map[string]any)
-		if ann == nil {
-			ann = map[string]any{}
-		}
-		ann[domain.LastActionAnnotation] = v
-		md["annotations"] = ann
-		m["metadata"] = md
-		return json.Marshal(m)
+	// kubectl's rollback replaces /metadata/annotations first; "add" after it sets ours.
+	out, err := editPatchMetadata(pt, patch,
+		map[string]any{"op": "add", "path": "/metadata/annotations/opsdeck.io~1last-action", "value": v},
+		func(md map[string]any) {
+			ann, _ := md["annotations"].(map[string]any)
+			if ann == nil {
+				ann = map[string]any{}
+			}
+			ann[domain.LastActionAnnotation] = v
+			md["annotations"] = ann
+		})
+	if errors.Is(err, errPatchType) {
+		return nil, fmt.Errorf("patch type %s cannot carry an annotation", pt)
 	}
-	return nil, fmt.Errorf("patch type %s cannot carry an annotation", pt)
+	return out, err
 }
 
 // setLastAction sets the action's last-action annotation (from ctx) on an object to Update.
