@@ -108,30 +108,11 @@ func (o *statusOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := cluster.NewWatcher(conn.Client, cluster.WatchOptions{Namespaces: o.g.namespaces(conn), Selector: o.g.selector})
+	w, stop, err := syncedWatcher(ctx, conn, cluster.WatchOptions{Namespaces: o.g.namespaces(conn), Selector: o.g.selector}, o.syncTimeout)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
-	if _, err := conn.Client.Discovery().ServerVersion(); err != nil {
-		return fmt.Errorf("cannot reach cluster %s: %s", conn.Identity.Context, oneLine(err.Error()))
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w.Start(wctx)
-	sctx, scancel := context.WithTimeout(wctx, o.syncTimeout)
-	synced := w.WaitForSync(sctx)
-	scancel()
-	if !synced {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		st := w.Build()
-		why := st.API.Err
-		if why == "" {
-			why = "no answer"
-		}
-		return fmt.Errorf("cluster %s did not answer within %s: %s", conn.Identity.Context, o.syncTimeout, why)
-	}
+	defer stop()
 	st := w.Build().Printable() // cluster text is printed only after safe.Text
 
 	doc := Status{At: st.At, Context: conn.Identity.Context, Cluster: conn.Identity.Cluster, User: conn.Identity.User,
@@ -222,4 +203,34 @@ func nsList(ns []string) string {
 		return "any namespace"
 	}
 	return "namespace " + strings.Join(ns, ", ")
+}
+
+// syncedWatcher starts the cluster watches that opts names and waits, at most timeout, until
+// they have synced, for the commands that read the cluster once (status, timeline). stop ends
+// the watches. An unreachable cluster or one that does not answer in time is one line.
+func syncedWatcher(ctx context.Context, conn *cluster.Conn, opts cluster.WatchOptions, timeout time.Duration) (w *cluster.Watcher, stop func(), err error) {
+	w, err = cluster.NewWatcher(conn.Client, opts)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	if _, err := conn.Client.Discovery().ServerVersion(); err != nil {
+		return nil, nil, fmt.Errorf("cannot reach cluster %s: %s", conn.Identity.Context, oneLine(err.Error()))
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	w.Start(wctx)
+	sctx, scancel := context.WithTimeout(wctx, timeout)
+	synced := w.WaitForSync(sctx)
+	scancel()
+	if !synced {
+		cancel()
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		why := w.Build().API.Err
+		if why == "" {
+			why = "no answer"
+		}
+		return nil, nil, fmt.Errorf("cluster %s did not answer within %s: %s", conn.Identity.Context, timeout, why)
+	}
+	return w, cancel, nil
 }

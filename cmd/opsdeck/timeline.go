@@ -80,29 +80,11 @@ func (o *timelineOptions) run(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	w, err := cluster.NewWatcher(conn.Client, cluster.WatchOptions{Namespaces: []string{conn.Namespace}})
+	w, stop, err := syncedWatcher(ctx, conn, cluster.WatchOptions{Namespaces: []string{conn.Namespace}}, o.syncTimeout)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
-	if _, err := conn.Client.Discovery().ServerVersion(); err != nil {
-		return fmt.Errorf("cannot reach cluster %s: %s", conn.Identity.Context, oneLine(err.Error()))
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w.Start(wctx)
-	sctx, scancel := context.WithTimeout(wctx, o.syncTimeout)
-	synced := w.WaitForSync(sctx)
-	scancel()
-	if !synced {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		why := w.Build().API.Err
-		if why == "" {
-			why = "no answer"
-		}
-		return fmt.Errorf("cluster %s did not answer within %s: %s", conn.Identity.Context, o.syncTimeout, why)
-	}
+	defer stop()
 	st := w.Build()
 	svc, ok := findService(st.Services, conn.Namespace, name)
 	if !ok {
