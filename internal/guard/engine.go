@@ -441,10 +441,3 @@ func oldValues(svc domain.Service, f domain.MetricsFrame) domain.Values {
 func noDataDetail(rs domain.ReplicaSet, m domain.Metric) string {
 	return fmt.Sprintf("no %s samples for revision %d yet: not a breach", m, rs.Revision)
 }
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
-}

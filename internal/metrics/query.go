@@ -217,16 +217,6 @@ func namespaceSelector(namespaces []string) string {
 	return "namespace=~" + strconv.Quote(strings.Join(alts, "|"))
 }
 
-// namespaces are the distinct namespaces of services, sorted.
-func namespaces(services []domain.Service) []string {
-	var out []string
-	for _, s := range services {
-		out = append(out, s.Namespace)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
 // deploymentOf strips a ReplicaSet name's last "-segment" as the PromQL regex (.+)-[a-z0-9]+
 // does; "" when the name has no such segment.
 func deploymentOf(rs string) string {
