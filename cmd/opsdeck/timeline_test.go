@@ -28,8 +28,10 @@ import (
 func TestTimelineOfAutoRollback(t *testing.T) {
 	env, client, ns := guardedService(t, "tl")
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
-	// A short for: the breach, the rollback and the alert follow the deploy within seconds.
-	if err := os.WriteFile(cfg, []byte("thresholds:\n  errors:\n    for: 5s\n"), 0o600); err != nil {
+	// A short for: the breach, the rollback and the alert follow the deploy within seconds. The
+	// early verdict is off: it would roll back before the rule's for runs out, so no alert would
+	// be raised (and none resolved) for the timeline to show.
+	if err := os.WriteFile(cfg, []byte("thresholds:\n  errors:\n    for: 5s\nguard:\n  early:\n    enabled: false\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	g := startGuard(t, env, ns, "--config", cfg)

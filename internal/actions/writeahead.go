@@ -84,7 +84,7 @@ func (e *Executor) entry(a domain.Action, res domain.Result, snapshot string) au
 		Time: e.now(), User: e.Identity.User, Context: e.Identity.Context,
 		Namespace: a.Namespace, Service: a.Service, Action: string(a.Kind),
 		FromRevision: res.FromRevision, ToRevision: res.ToRevision, FromImage: res.FromImage, ToImage: res.ToImage,
-		Trigger: string(a.Trigger), Reason: a.Reason, Snapshot: snapshot,
+		Trigger: string(a.Trigger), RequestedBy: a.RequestedBy, Reason: a.Reason, Snapshot: snapshot,
 	}
 }
 

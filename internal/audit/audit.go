@@ -34,7 +34,10 @@ type Entry struct {
 	FromImage    string    `json:"from_image"`
 	ToImage      string    `json:"to_image"`
 	Trigger      string    `json:"trigger"`
-	Reason       string    `json:"reason"`
+	// RequestedBy names who asked for an automated action (a token's user, a webhook's signed
+	// source, whoever scheduled it); User stays the kube identity that performed it.
+	RequestedBy string `json:"requested_by,omitempty"`
+	Reason      string `json:"reason"`
 	// Result is "ok" or the error, in one line.
 	Result string `json:"result"`
 	// Snapshot is the path of the object saved before the action.

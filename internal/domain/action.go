@@ -29,6 +29,16 @@ const (
 	TriggerKey   Trigger = "key"
 	TriggerCLI   Trigger = "cli"
 	TriggerGuard Trigger = "guard"
+	// TriggerWebhook is a deploy or rollback asked through the listener's token API.
+	TriggerWebhook Trigger = "webhook"
+	// TriggerRegistry is a deploy from a container registry's push notification.
+	TriggerRegistry Trigger = "registry"
+	// TriggerGit is a deploy from a code repository's push, release or package event.
+	TriggerGit Trigger = "git"
+	// TriggerSchedule is a queued or scheduled deploy performed when it came due.
+	TriggerSchedule Trigger = "schedule"
+	// TriggerAlert is a rollback on an outside signal: an Alertmanager notification.
+	TriggerAlert Trigger = "alert"
 )
 
 // Action is a request to change a service. Every key, CLI verb and guard decision becomes one.
@@ -37,6 +47,9 @@ type Action struct {
 	Namespace string
 	Service   string
 	Trigger   Trigger
+	// RequestedBy names who asked, when it is not the process's own kube user: the token's
+	// user on the listener, the signed source of a webhook, the person who scheduled a deploy.
+	RequestedBy string
 
 	Image      string // deploy: the new image
 	Container  string // deploy: the container to change; empty means the only or first one

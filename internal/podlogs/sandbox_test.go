@@ -58,6 +58,16 @@ func TestFollow10000LinesPerSecondThroughTheAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Follow begins at the end of the file (no tail), so the flood waits until a marker line has
+	// come through: lines written before the stream is open are not part of this test.
+	fmt.Fprintf(f, "%s stdout F stream open\n", time.Now().UTC().Format(time.RFC3339Nano))
+	sandbox.WaitFor(t, 30*time.Second, "the marker line through the API server", func() (bool, string) {
+		if len(ring.Tail(1, func(l Line) bool { return l.Text == "stream open" })) == 1 {
+			return true, ""
+		}
+		fmt.Fprintf(f, "%s stdout F stream open\n", time.Now().UTC().Format(time.RFC3339Nano))
+		return false, "not yet"
+	})
 	pad := strings.Repeat("x", 120)
 	start := time.Now()
 	var peak uint64

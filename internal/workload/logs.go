@@ -65,6 +65,14 @@ func (l *Logs) Upsert(p Pod) (bool, error) {
 	if err := l.start(lp); err != nil {
 		return false, err
 	}
+	if crashes(p.Image) {
+		// The pod's status says it has crashed already (the sandbox's crash stage reports
+		// restarts at once), so its previous container's log exists from the start.
+		l.crash(lp)
+		if lp.f == nil {
+			return false, fmt.Errorf("restarting the log of %s/%s after its first crash", p.Namespace, p.Name)
+		}
+	}
 	l.pods[k] = lp
 	return true, nil
 }

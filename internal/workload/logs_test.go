@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// A healthy pod logs its requests, a bad one its 5xx too, and a crash pod panics every
-// CrashEvery: its log becomes the previous container's and a new one starts.
+// A healthy pod logs its requests, a bad one its 5xx too, and a crash pod panics at once (its
+// status reports restarts from the start) and then every CrashEvery: its log becomes the
+// previous container's and a new one starts.
 func TestLogsByBehaviour(t *testing.T) {
 	now := time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC)
 	l := NewLogs(t.TempDir(), func() time.Time { return now })
@@ -17,6 +18,9 @@ func TestLogsByBehaviour(t *testing.T) {
 		if isNew, err := l.Upsert(p); err != nil || !isNew {
 			t.Fatalf("upsert %s: %v %v", p.Name, isNew, err)
 		}
+	}
+	if _, prev := l.Files("shop", "web-3"); !fileHas(t, prev, "panic: runtime error") {
+		t.Error("a new crash pod has no previous container's log with its panic")
 	}
 	for range 11 {
 		now = now.Add(time.Second)
@@ -42,7 +46,7 @@ func TestLogsByBehaviour(t *testing.T) {
 	if s := read(prev); !strings.Contains(s, "panic: runtime error") || !strings.Contains(s, "starting web-3") {
 		t.Errorf("crash, previous container:\n%s", s)
 	}
-	if s := read(cur); !strings.Contains(s, "restart 1 after a crash") || strings.Contains(s, "panic") {
+	if s := read(cur); !strings.Contains(s, "restart 2 after a crash") || strings.Contains(s, "panic") {
 		t.Errorf("crash, current container:\n%s", s)
 	}
 	if !l.Delete("shop", "web-3") {
@@ -51,4 +55,10 @@ func TestLogsByBehaviour(t *testing.T) {
 	if _, err := os.Stat(cur); !os.IsNotExist(err) {
 		t.Errorf("logs of a deleted pod still there: %v", err)
 	}
+}
+
+func fileHas(t *testing.T, path, want string) bool {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	return err == nil && strings.Contains(string(b), want)
 }

@@ -40,9 +40,15 @@ type (
 		gen int
 		err error
 	}
+	logsRetryMsg struct{ gen int }
 )
 
-const logsRedraw = 250 * time.Millisecond
+const (
+	logsRedraw = 250 * time.Millisecond
+	// logsRetry is how long a failed stream waits before it is opened again: a crash-looping
+	// pod's previous log may not exist yet, and the API server may be briefly away.
+	logsRetry = 2 * time.Second
+)
 
 // openLogs opens the logs view on the selected service's pods.
 func (m *Model) openLogs() tea.Cmd {
@@ -104,18 +110,30 @@ func (m *Model) logsTick(msg logsTickMsg) tea.Cmd {
 	return tea.Tick(logsRedraw, func(time.Time) tea.Msg { return logsTickMsg{msg.gen} })
 }
 
-func (m *Model) logsEnded(msg logsEndedMsg) {
+// logsEnded shows why a stream ended. A stream that failed is opened again after logsRetry,
+// as long as the view still shows the same pod and container.
+func (m *Model) logsEnded(msg logsEndedMsg) tea.Cmd {
 	if m.logs == nil || msg.gen != m.logs.gen {
-		return
+		return nil
 	}
 	switch {
 	case msg.err != nil && !errors.Is(msg.err, context.Canceled):
-		m.logs.view.SetStatus(msg.err.Error(), true)
+		m.logs.view.SetStatus(msg.err.Error()+"; trying again in "+logsRetry.String(), true)
+		return tea.Tick(logsRetry, func(time.Time) tea.Msg { return logsRetryMsg{msg.gen} })
 	case m.logs.view.Previous():
 		m.logs.view.SetStatus("end of the previous container's log (p: the current one)", false)
 	default:
 		m.logs.view.SetStatus("the stream ended", false)
 	}
+	return nil
+}
+
+// logsRetried opens a failed stream again, unless the view moved on meanwhile.
+func (m *Model) logsRetried(msg logsRetryMsg) tea.Cmd {
+	if m.logs == nil || msg.gen != m.logs.gen {
+		return nil
+	}
+	return m.startLogStream()
 }
 
 // closeLogs stops the stream and returns to the services pane.

@@ -250,7 +250,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmds = append(cmds, m.logsTick(msg))
 
 	case logsEndedMsg:
-		m.logsEnded(msg)
+		cmds = append(cmds, m.logsEnded(msg))
+
+	case logsRetryMsg:
+		cmds = append(cmds, m.logsRetried(msg))
 
 	case GuardStatesMsg:
 		m.guardStates = msg.States
