@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/opsdeck/opsdeck/internal/actions"
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/imageref"
 )
 
 // deployOptions is `opsdeck deploy SERVICE IMAGE`.
@@ -54,7 +54,7 @@ func (o *deployOptions) Validate() error {
 	if o.service == "" {
 		return usagef("deploy needs a SERVICE")
 	}
-	return actions.ValidateImage(o.image)
+	return imageref.Validate(o.image)
 }
 
 // Run deploys through the one executor.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/internal/audit"
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/imageref"
 )
 
 // Executor performs actions. Construct it with its fields; the zero Clock is the system clock.
@@ -238,7 +239,7 @@ func validate(a domain.Action) error {
 	}
 	switch a.Kind {
 	case domain.ActionDeploy:
-		return ValidateImage(a.Image)
+		return imageref.Validate(a.Image)
 	case domain.ActionRollback:
 		if a.ToRevision < 0 {
 			return fmt.Errorf("rollback %s: revision %d is negative (0 means the previous one)", a.Service, a.ToRevision)

@@ -10,6 +10,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/imageref"
 	"github.com/opsdeck/opsdeck/ui/components/dialog"
 )
 
@@ -167,7 +168,8 @@ func TestDeployRejectsBadImageInPlace(t *testing.T) {
 	if h.m.dialog == nil || h.m.dialog.Kind() != dialog.Input {
 		t.Fatal("a bad image closed the input")
 	}
-	if !strings.Contains(h.m.dialog.Err(), "uppercase") || !strings.Contains(h.screen(), "✗ repository name component") {
+	// The executor's own one-line reason, before any confirmation is asked.
+	if h.m.dialog.Err() != imageref.Validate("Cart-Service:v2").Error() || !strings.Contains(h.screen(), "✗ invalid image reference") {
 		t.Fatalf("error %q, screen:\n%s", h.m.dialog.Err(), h.screen())
 	}
 	// Fixing the input clears the error as it is typed.

@@ -1,4 +1,4 @@
-package actions
+package imageref
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 	"github.com/opsdeck/opsdeck/internal/safe"
 )
 
-// FuzzValidateImage: the image reference parser never panics, its error is one line naming
+// FuzzValidateImage: the parser never panics, its error is one line naming
 // the reference, and what it accepts is printable, has no whitespace and a lowercase
 // repository.
 func FuzzValidateImage(f *testing.F) {
@@ -16,7 +16,7 @@ func FuzzValidateImage(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, ref string) {
-		err := ValidateImage(ref)
+		err := Validate(ref)
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") || !strings.HasPrefix(err.Error(), "invalid image reference") {
 				t.Fatalf("error %q", err)
