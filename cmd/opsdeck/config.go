@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/opsdeck/opsdeck/internal/safe"
 
 	"github.com/spf13/cobra"
 
@@ -40,7 +41,7 @@ func configCheck(g *globals, path string) error {
 		return nil
 	}
 	for _, p := range problems {
-		fmt.Fprintf(g.streams.ErrOut, "%s: %s\n", path, oneLine(p.Error()))
+		fmt.Fprintf(g.streams.ErrOut, "%s: %s\n", path, safe.OneLine(p.Error()))
 	}
 	return errReported
 }

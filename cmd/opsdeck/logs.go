@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"io"
 	"sync"
 	"time"
@@ -161,7 +162,7 @@ func (g *globals) oneService(ctx context.Context, conn *cluster.Conn, name strin
 		return domain.Service{}, usageError{err}
 	}
 	if _, err := conn.Client.Discovery().ServerVersion(); err != nil {
-		return domain.Service{}, fmt.Errorf("cannot reach cluster %s: %s", conn.Identity.Context, oneLine(err.Error()))
+		return domain.Service{}, fmt.Errorf("cannot reach cluster %s: %s", conn.Identity.Context, safe.OneLine(err.Error()))
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"io"
 	"os"
 	"path/filepath"
@@ -76,7 +77,7 @@ func run(ctx context.Context, args []string, s streams) int {
 	if isUsage(err) {
 		code = exitUsage
 	}
-	fmt.Fprintf(s.ErrOut, "opsdeck: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(s.ErrOut, "opsdeck: %s\n", safe.OneLine(err.Error()))
 	if code == exitUsage {
 		fmt.Fprintf(s.ErrOut, "Run '%s --help' for usage.\n", display)
 	}
@@ -183,5 +184,3 @@ func quietKlog() {
 	}
 	klog.SetOutput(out)
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -123,7 +123,7 @@ func (o *statusOptions) Run(ctx context.Context) error {
 	} else {
 		frame = src.Frame(ctx, st.Services)
 		if frame.Err != nil {
-			doc.MetricsErr = safe.Redact(safe.Text(oneLine(frame.Err.Error())))
+			doc.MetricsErr = safe.Redact(safe.Text(safe.OneLine(frame.Err.Error())))
 		}
 	}
 	for _, s := range st.Services {
@@ -214,7 +214,7 @@ func syncedWatcher(ctx context.Context, conn *cluster.Conn, opts cluster.WatchOp
 		return nil, nil, usageError{err}
 	}
 	if _, err := conn.Client.Discovery().ServerVersion(); err != nil {
-		return nil, nil, fmt.Errorf("cannot reach cluster %s: %s", conn.Identity.Context, oneLine(err.Error()))
+		return nil, nil, fmt.Errorf("cannot reach cluster %s: %s", conn.Identity.Context, safe.OneLine(err.Error()))
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	w.Start(wctx)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,11 +129,11 @@ func (g *globals) timelineSources(ctx context.Context, cfg config.Config, conn *
 		Thresholds: cfg.ThresholdSet(), Context: conn.Identity.Context}
 	ms, err := metricsSource(cfg, conn)
 	if err != nil {
-		src.MetricsErr = oneLine(err.Error())
+		src.MetricsErr = safe.OneLine(err.Error())
 		return src, nil
 	}
 	if err := ms.Ping(ctx); err != nil {
-		src.MetricsErr = "Prometheus did not answer: " + oneLine(err.Error())
+		src.MetricsErr = "Prometheus did not answer: " + safe.OneLine(err.Error())
 		return src, nil
 	}
 	src.Metrics = ms

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"strconv"
 	"time"
 
@@ -183,9 +184,9 @@ func (e *Executor) blueGreenEvent(svc *corev1.Service, a domain.Action, p *bgPla
 	if a.Reason != "" {
 		note = a.Reason + ": " + note
 	}
-	e.Recorder.Event(svc, typ, reason, oneLine(note))
+	e.Recorder.Event(svc, typ, reason, safe.OneLine(note))
 	for _, o := range p.eventOn {
-		e.Recorder.Event(o, typ, reason, oneLine(note))
+		e.Recorder.Event(o, typ, reason, safe.OneLine(note))
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"net"
 	"net/url"
 	"strings"
@@ -277,9 +278,9 @@ func (e *Executor) apiError(err error, a domain.Action, verb, resource string) e
 		errors.Is(err, domain.ErrUnreachable):
 		return err
 	case unreachable(err):
-		return fmt.Errorf("%w: %s", domain.ErrUnreachable, oneLine(err.Error()))
+		return fmt.Errorf("%w: %s", domain.ErrUnreachable, safe.OneLine(err.Error()))
 	}
-	return errors.New(oneLine(err.Error()))
+	return errors.New(safe.OneLine(err.Error()))
 }
 
 // unreachable tells an API server that did not answer (no connection, a timeout, an overloaded
@@ -321,7 +322,7 @@ func (e *Executor) event(d *appsv1.Deployment, a domain.Action, p *plan, msg str
 	if a.Reason != "" {
 		note = a.Reason + ": " + note
 	}
-	e.Recorder.Event(d, typ, reason, oneLine(note))
+	e.Recorder.Event(d, typ, reason, safe.OneLine(note))
 }
 
 // Event reasons of the Normal events, by action.
@@ -358,8 +359,4 @@ func orUnknown(s string) string {
 		return "unknown user"
 	}
 	return s
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"os"
 	"strings"
 	"syscall"
@@ -29,7 +30,7 @@ func (e *Executor) writeAhead(ctx context.Context, a domain.Action, res domain.R
 	intent.PID, intent.Host = os.Getpid(), hostname()
 	if err := e.Audit.Append(intent); err != nil {
 		return "", fmt.Errorf("refusing to %s %s: the audit log cannot be written, so nothing was changed (%v); fix it or pass --audit-log PATH",
-			a.Kind, a.Service, oneLine(err.Error()))
+			a.Kind, a.Service, safe.OneLine(err.Error()))
 	}
 	holdForFault(faultHoldAfterIntent)
 	ctx = withLastAction(ctx, domain.LastAction{Action: a.Kind, User: e.Identity.User, Trigger: a.Trigger, Time: res.At.UTC(),
@@ -45,7 +46,7 @@ func (e *Executor) writeAhead(ctx context.Context, a domain.Action, res domain.R
 	outcome := e.entry(a, res, snapshot)
 	outcome.ID, outcome.Result = intent.ID, audit.ResultOK
 	if actErr != nil {
-		outcome.Result = oneLine(actErr.Error())
+		outcome.Result = safe.OneLine(actErr.Error())
 	}
 	auditErr := e.Audit.Append(outcome)
 	if actErr != nil {
@@ -55,7 +56,7 @@ func (e *Executor) writeAhead(ctx context.Context, a domain.Action, res domain.R
 		// The change is made and its intent is on disk: the next opsdeck to start reads the
 		// cluster and settles it. Reporting a failure would make the guard count a rollback
 		// that happened as failed.
-		msg += fmt.Sprintf(" (warning: its outcome line could not be written: %s; the next start settles it)", oneLine(auditErr.Error()))
+		msg += fmt.Sprintf(" (warning: its outcome line could not be written: %s; the next start settles it)", safe.OneLine(auditErr.Error()))
 	}
 	return msg, nil
 }
@@ -96,7 +97,7 @@ func (e *Executor) recordStoodDown(a domain.Action, res domain.Result, err error
 		return
 	}
 	line := e.entry(a, res, "")
-	line.ID, line.Result = audit.NewID(), oneLine(err.Error())
+	line.ID, line.Result = audit.NewID(), safe.OneLine(err.Error())
 	_ = e.Audit.Append(line) // the refusal stands whether or not it is recorded
 }
 
@@ -132,7 +133,7 @@ func (e *Executor) alreadyDone(ctx context.Context, a domain.Action, id string, 
 	if !ok || l.ID == id || l.Action != a.Kind {
 		return nil
 	}
-	return &domain.StoodDownError{By: l, What: oneLine(err.Error())}
+	return &domain.StoodDownError{By: l, What: safe.OneLine(err.Error())}
 }
 
 // changedSinceConfirmed compares what the person confirmed (a.Expect) with the service now.
@@ -251,7 +252,7 @@ func (e *Executor) lookUp(ctx context.Context, in audit.Entry) string {
 	case apierrors.IsNotFound(err):
 		return fmt.Sprintf("no Deployment %s in namespace %s any more", in.Service, in.Namespace)
 	case err != nil:
-		return "the cluster could not be read (" + oneLine(err.Error()) + ")"
+		return "the cluster could not be read (" + safe.OneLine(err.Error()) + ")"
 	}
 	rev, _ := deploymentutil.Revision(d)
 	img := mainImage(d)

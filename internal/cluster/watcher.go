@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"sync"
 	"time"
 
@@ -270,8 +270,8 @@ func (w *Watcher) watchFailed(err error) {
 func (w *Watcher) setUnhealthy(msg string) {
 	w.mu.Lock()
 	w.lastErr = w.clock.Now()
-	changed := w.api.OK || w.api.Err != oneLine(msg)
-	w.api = domain.Health{OK: false, Reconnecting: true, LastSuccess: w.api.LastSuccess, Err: oneLine(msg)}
+	changed := w.api.OK || w.api.Err != safe.OneLine(msg)
+	w.api = domain.Health{OK: false, Reconnecting: true, LastSuccess: w.api.LastSuccess, Err: safe.OneLine(msg)}
 	w.mu.Unlock()
 	if changed {
 		select {
@@ -509,12 +509,4 @@ func (w *Watcher) setsFor(namespace string) []*nsInformers {
 		}
 	}
 	return nil
-}
-
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 300 {
-		s = s[:297] + "..."
-	}
-	return s
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"net"
 	"os"
-	"strings"
 	"syscall"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -77,8 +77,8 @@ func brief(err error) string {
 			// Msg is "client error: 404"; Detail the body, e.g. an API server's refusal.
 			var status struct{ Message string }
 			if json.Unmarshal([]byte(api.Detail), &status) == nil && status.Message != "" {
-				msg += " (" + firstLine(status.Message) + ")"
-			} else if d := firstLine(api.Detail); d != "" && len(d) < 200 {
+				msg += " (" + safe.OneLine(status.Message) + ")"
+			} else if d := safe.OneLine(api.Detail); d != "" && len(d) < 200 {
 				msg += " (" + d + ")"
 			}
 		}
@@ -87,13 +87,5 @@ func brief(err error) string {
 	default:
 		msg = err.Error()
 	}
-	return firstLine(msg)
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = strings.TrimSpace(s[:i])
-	}
-	return s
+	return safe.OneLine(msg)
 }

@@ -256,7 +256,7 @@ func TestPrometheusFailures(t *testing.T) {
 	}{
 		{"refused", config.Prometheus{URL: closed}, "prometheus " + closed + ": connection refused"},
 		{"silent", config.Prometheus{URL: silent.URL, Timeout: config.D(300 * time.Millisecond)}, "prometheus " + silent.URL + ": no answer within 300ms"},
-		{"bad query", config.Prometheus{URL: refusing.URL}, "prometheus " + refusing.URL + `: query requests: bad_data: 1:6: parse error: unexpected "}"`},
+		{"bad query", config.Prometheus{URL: refusing.URL}, "prometheus " + refusing.URL + `: query requests: bad_data: 1:6: parse error: unexpected "}" in query`},
 		{"not prometheus", config.Prometheus{URL: other.URL}, "prometheus " + other.URL + ": client error: 404 (404 page not found)"},
 	}
 	for _, tt := range tests {

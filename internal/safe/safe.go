@@ -157,6 +157,12 @@ func URL(u string) string {
 
 var urlInText = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>]+`)
 
+// OneLine is s as plain text (Text) with its runs of whitespace, newlines included, made one
+// space: a multi-line error or Event message fit for a status line, a log field or a table.
+func OneLine(s string) string {
+	return strings.Join(strings.Fields(Text(s)), " ")
+}
+
 // Redact hides the secrets of every URL in a message (an error that quotes the URL it
 // failed on, a log line).
 func Redact(msg string) string {

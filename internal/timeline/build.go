@@ -3,6 +3,7 @@ package timeline
 import (
 	"context"
 	"fmt"
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"math"
 	"slices"
 	"strings"
@@ -431,7 +432,7 @@ func readWindow(ctx context.Context, in Input, d Entry, revs []Revision, inc inc
 	w.StepSeconds = w.Step.Seconds()
 	series, err := in.Metrics.Between(ctx, in.Service, w.Start, w.End, w.Step)
 	if err != nil {
-		w.Err = oneLine(err.Error())
+		w.Err = safe.OneLine(err.Error())
 		return w
 	}
 	fillRows(&w, series)
@@ -644,7 +645,7 @@ func figures(ctx context.Context, in Input, es []Entry, d int, inc incident, w *
 	default:
 		n, q, err := in.Metrics.FailedRequests(ctx, in.Service, at, inc.end)
 		if err != nil {
-			f.Missing = append(f.Missing, "failed requests: "+oneLine(err.Error()))
+			f.Missing = append(f.Missing, "failed requests: "+safe.OneLine(err.Error()))
 		} else {
 			n = math.Round(n)
 			f.FailedRequests, f.FailedFrom, f.FailedTo, f.FailedQuery = &n, at, inc.end.UTC(), q
@@ -672,8 +673,6 @@ func secs(d time.Duration) *float64 {
 	s := math.Round(d.Seconds()*1000) / 1000
 	return &s
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // fmtValue writes a metric's value in its display unit.
 func fmtValue(m domain.Metric, v float64) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"os"
 	"slices"
 	"strings"
@@ -54,7 +55,7 @@ func Collect(ctx context.Context, src Sources, svc domain.Service, span Span, no
 	if src.Revisions != nil {
 		revs, err := src.Revisions(ctx, svc)
 		if err != nil {
-			return in, fmt.Errorf("rollout history of %s: %s", svc.Key(), oneLine(err.Error()))
+			return in, fmt.Errorf("rollout history of %s: %s", svc.Key(), safe.OneLine(err.Error()))
 		}
 		in.Revisions = revs
 	}
@@ -63,7 +64,7 @@ func Collect(ctx context.Context, src Sources, svc domain.Service, span Span, no
 	case errors.Is(err, os.ErrNotExist):
 		in.AuditNote = fmt.Sprintf("no audit log at %s (another opsdeck, e.g. an in-cluster guard, keeps its own; its actions show through their Events)", src.AuditPath)
 	case err != nil:
-		in.AuditNote = "audit log: " + oneLine(err.Error())
+		in.AuditNote = "audit log: " + safe.OneLine(err.Error())
 	}
 	in.Audit = entries
 
@@ -87,7 +88,7 @@ func Collect(ctx context.Context, src Sources, svc domain.Service, span Span, no
 	if src.Client != nil {
 		evs, err := src.Client.CoreV1().Events(svc.Namespace).List(ctx, metav1.ListOptions{})
 		if err != nil {
-			in.EventsErr = oneLine(err.Error())
+			in.EventsErr = safe.OneLine(err.Error())
 		} else {
 			in.Events = eventsOf(evs.Items, svc, in.Revisions)
 		}

@@ -2,8 +2,8 @@ package app
 
 import (
 	"fmt"
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"strconv"
-	"strings"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/opsdeck/opsdeck/internal/domain"
@@ -298,7 +298,7 @@ func (m *Model) actionDone(msg actionDoneMsg) tea.Cmd {
 	}
 	if msg.err != nil {
 		ev.Type = "Warning"
-		ev.Message = oneLine(msg.err.Error())
+		ev.Message = safe.OneLine(msg.err.Error())
 		m.setStatus(fmt.Sprintf("%s %s failed: %s", a.Kind, a.Service, ev.Message), true)
 	} else {
 		ev.Message = msg.result.Message
@@ -312,12 +312,4 @@ func (m *Model) actionDone(msg actionDoneMsg) tea.Cmd {
 		return m.askRevisions(svc, true)
 	}
 	return nil
-}
-
-func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }

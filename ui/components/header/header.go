@@ -4,6 +4,7 @@
 package header
 
 import (
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"strings"
 	"time"
 
@@ -75,7 +76,7 @@ func View(t theme.Theme, width int, in Info) string {
 	case !in.HaveMetrics:
 		prom = t.Warn.Render("metrics waiting…")
 	case in.MetricsErr != nil:
-		prom = t.Bad.Render("metrics stale: "+oneLine(in.MetricsErr.Error())) + t.Muted.Render(ago(in.Now, in.MetricsOK))
+		prom = t.Bad.Render("metrics stale: "+safe.OneLine(in.MetricsErr.Error())) + t.Muted.Render(ago(in.Now, in.MetricsOK))
 	default:
 		prom = t.OK.Render("metrics ok")
 		if in.OffScreenEvery > 0 {
@@ -113,11 +114,4 @@ func ago(now, t time.Time) string {
 		return " (never ok)"
 	}
 	return " (last ok " + format.Age(now.Sub(t)) + " ago)"
-}
-
-func oneLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }
