@@ -170,6 +170,73 @@ func TestTimelineOfAutoRollback(t *testing.T) {
 	}
 }
 
+// With the defaults, the early verdict rolls a bad deploy back before any alert's for runs
+// out: the timeline still gives the deploy, the breach read from Prometheus and the rollback,
+// in order, the rollback with the counts it was decided on, and the failed requests within
+// 10 % of the simulator's counters.
+func TestTimelineOfEarlyVerdictRollback(t *testing.T) {
+	env, client, ns := guardedService(t, "tle")
+	g := startGuard(t, env, ns)
+	common := []string{"--kubeconfig", env.Kubeconfig, "-n", ns, "--prometheus", env.PrometheusURL, "--audit-log", g.audit}
+	sandbox.WaitFor(t, 60*time.Second, "metrics of tle:v1", func() (bool, string) {
+		s, err := sandbox.Query(context.Background(), env.PrometheusURL, fmt.Sprintf(`sum(rate(http_requests_total{namespace=%q}[1m]))`, ns))
+		return err == nil && len(s) > 0 && s[0].Value > 0, fmt.Sprint(s, err)
+	})
+	if r := opsdeck(t, nil, append([]string{"deploy", "tle", "tle:v2-bad", "--yes"}, common...)...); r.code != 0 {
+		t.Fatalf("deploy: %+v", r)
+	}
+	sandbox.WaitFor(t, 90*time.Second, "the guard to roll back tle:v2-bad", func() (bool, string) {
+		return image(t, client, ns, "tle") == "tle:v1", g.output()
+	})
+	// The failed requests are counted to now until the quiet minutes after the rollback are
+	// over; the counters are read to the same end.
+	sandbox.WaitFor(t, 60*time.Second, "the failed-requests figure", func() (bool, string) {
+		r := opsdeck(t, nil, append([]string{"timeline", "tle", "-o", "json", "--since", "30m"}, common...)...)
+		var tl timeline.Timeline
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &tl) != nil {
+			return false, r.stdout + r.stderr
+		}
+		if tl.Figures.FailedRequests == nil {
+			return false, fmt.Sprintf("%+v", tl.Figures)
+		}
+		var kinds []string
+		var rollback timeline.Entry
+		for _, e := range tl.Entries {
+			if e.Kind == timeline.KindDeploy && e.Image != "tle:v2-bad" {
+				continue
+			}
+			kinds = append(kinds, e.Kind)
+			if e.Kind == timeline.KindRollback {
+				rollback = e
+			}
+		}
+		deploy, breach, back := slices.Index(kinds, timeline.KindDeploy), slices.Index(kinds, timeline.KindBreach), slices.Index(kinds, timeline.KindRollback)
+		if deploy < 0 || breach < deploy || back < breach {
+			// The breach is read from range queries at the window's step: the step after the
+			// breach may not be over yet when the rollback is this fast.
+			return false, fmt.Sprintf("entries %v: want the deploy, the breach, then the rollback", kinds)
+		}
+		if rollback.Trigger != "guard" || !strings.Contains(rollback.Reason, " requests in ") {
+			t.Errorf("rollback entry %+v: want auto-guard's, with the counts it decided on", rollback)
+		}
+		f := tl.Figures
+		served := servedFailures(t, env.PrometheusURL, ns, f.FailedFrom, f.FailedTo)
+		t.Logf("early verdict: failed requests %.0f, counters %.0f; deploy to breach %v s, to rollback %v s",
+			*f.FailedRequests, served, deref(f.DeployToBreachSeconds), deref(f.TimeToRollbackSeconds))
+		if served < 10 || *f.FailedRequests < 0.9*served || *f.FailedRequests > 1.1*served {
+			t.Errorf("failed requests %.0f, the counters say %.0f: not within 10 %%", *f.FailedRequests, served)
+		}
+		return true, ""
+	})
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return -1
+	}
+	return *p
+}
+
 func eventsWithReason(t *testing.T, client kubernetes.Interface, ns, reason string) []corev1.Event {
 	t.Helper()
 	return warningEvents(t, client, ns, reason) // lists by reason, whatever the type

@@ -114,8 +114,8 @@ type Figures struct {
 	Peak5xx *Peak `json:"peak_5xx_ratio,omitempty"`
 	PeakP99 *Peak `json:"peak_p99_seconds,omitempty"`
 
-	// FailedRequests is the number of 5xx responses from FailedFrom to FailedTo: increase()
-	// of the counter behind the errors query (FailedQuery), evaluated at FailedTo.
+	// FailedRequests is the number of 5xx responses from FailedFrom to FailedTo: the growth
+	// of the counter behind the errors query, summed from its raw samples (FailedQuery).
 	FailedRequests *float64  `json:"failed_requests,omitempty"`
 	FailedFrom     time.Time `json:"failed_from,omitzero"`
 	FailedTo       time.Time `json:"failed_to,omitzero"`
