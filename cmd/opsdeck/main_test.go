@@ -36,7 +36,7 @@ func binary(t testing.TB) string {
 			return
 		}
 		built.bin = filepath.Join(built.dir, "opsdeck")
-		out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "faults", "-o", built.bin, ".").CombinedOutput()
 		if err != nil {
 			built.err = &buildError{err, string(out)}
 		}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 	"syscall"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -59,25 +58,6 @@ func (e *Executor) writeAhead(ctx context.Context, a domain.Action, res domain.R
 		msg += fmt.Sprintf(" (warning: its outcome line could not be written: %s; the next start settles it)", safe.OneLine(auditErr.Error()))
 	}
 	return msg, nil
-}
-
-// Fault injection, for game days only: each holds every action for the duration it is set to
-// (e.g. 60s), after the intent line (before the first API call) or after the API calls (before
-// the outcome line), so that a test can kill the process there.
-const (
-	faultHoldAfterIntent   = "OPSDECK_FAULT_HOLD_AFTER_INTENT"
-	faultHoldBeforeOutcome = "OPSDECK_FAULT_HOLD_BEFORE_OUTCOME"
-)
-
-func holdForFault(env string) {
-	v := os.Getenv(env)
-	if v == "" {
-		return
-	}
-	if d, err := time.ParseDuration(v); err == nil && d > 0 {
-		fmt.Fprintf(os.Stderr, "opsdeck: %s: holding %s\n", env, d)
-		time.Sleep(d)
-	}
 }
 
 func (e *Executor) entry(a domain.Action, res domain.Result, snapshot string) audit.Entry {

@@ -59,7 +59,7 @@ func gameday(t *testing.T) *sandbox.Env {
 			return
 		}
 		world.bin = filepath.Join(world.dir, "opsdeck")
-		if out, err := exec.Command("go", "build", "-o", world.bin, "github.com/opsdeck/opsdeck/cmd/opsdeck").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-tags", "faults", "-o", world.bin, "github.com/opsdeck/opsdeck/cmd/opsdeck").CombinedOutput(); err != nil {
 			world.err = fmt.Errorf("go build: %v\n%s", err, out)
 			return
 		}
