@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -171,8 +172,8 @@ func TestTimelineOfAutoRollback(t *testing.T) {
 }
 
 // With the defaults, the early verdict rolls a bad deploy back before any alert's for runs
-// out: the timeline still gives the deploy, the breach read from Prometheus and the rollback,
-// in order, the rollback with the counts it was decided on, and the failed requests within
+// out: the timeline still gives the deploy, then the breach read from Prometheus and the
+// rollback, the rollback with the counts it was decided on, and the failed requests within
 // 10 % of the simulator's counters.
 func TestTimelineOfEarlyVerdictRollback(t *testing.T) {
 	env, client, ns := guardedService(t, "tle")
@@ -210,11 +211,16 @@ func TestTimelineOfEarlyVerdictRollback(t *testing.T) {
 				rollback = e
 			}
 		}
+		// The breach is read from the rate of the new pods' counters, which needs two scrapes
+		// in its window; the early verdict counts the same scrapes' increases, so on a loaded
+		// machine the rollback may be patched a moment before the rate shows the breach.
 		deploy, breach, back := slices.Index(kinds, timeline.KindDeploy), slices.Index(kinds, timeline.KindBreach), slices.Index(kinds, timeline.KindRollback)
-		if deploy < 0 || breach < deploy || back < breach {
-			// The breach is read from range queries at the window's step: the step after the
-			// breach may not be over yet when the rollback is this fast.
-			return false, fmt.Sprintf("entries %v: want the deploy, the breach, then the rollback", kinds)
+		if deploy < 0 || breach < deploy || back < deploy {
+			return false, fmt.Sprintf("entries %v: want the deploy, then the breach and the rollback", kinds)
+		}
+		if f := tl.Figures; f.DeployToBreachSeconds == nil || f.TimeToRollbackSeconds == nil ||
+			math.Abs(*f.DeployToBreachSeconds-*f.TimeToRollbackSeconds) > 10 {
+			t.Errorf("deploy to breach %v s, to rollback %v s: want both, within 10 s of each other", deref(f.DeployToBreachSeconds), deref(f.TimeToRollbackSeconds))
 		}
 		if rollback.Trigger != "guard" || !strings.Contains(rollback.Reason, " requests in ") {
 			t.Errorf("rollback entry %+v: want auto-guard's, with the counts it decided on", rollback)
