@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make test`: starts one sandbox (real control plane, kwok, workload simulator, Prometheus),
+# `make test`: starts one sandbox (real control plane, kwok, metrics simulator, Prometheus),
 # runs every test of the module against it, and stops it whatever the outcome.
 set -euo pipefail
 cd "$(dirname "$0")/.."

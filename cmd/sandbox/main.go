@@ -1,5 +1,5 @@
 // Command sandbox starts, describes and stops opsdeck's local Kubernetes sandbox: a real
-// control plane with kwok nodes, the workload metrics simulator and Prometheus, on loopback.
+// control plane with kwok nodes, the metrics simulator and Prometheus, on loopback.
 //
 //	go run ./cmd/sandbox up [--dir DIR] [--nodes N] [--services N]
 //	go run ./cmd/sandbox env [--dir DIR]
@@ -33,7 +33,7 @@ const usage = `usage:
   sandbox thaw COMPONENT [--dir DIR]      SIGCONT
   sandbox ps [--dir DIR]                  each component and whether it runs
 COMPONENT: etcd, kube-apiserver (or apiserver), kube-controller-manager, kube-scheduler, kwok,
-workload, prometheus
+simulator, prometheus
 `
 
 // aliases are the short names a game day types.

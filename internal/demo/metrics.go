@@ -9,7 +9,7 @@ import (
 	"github.com/opsdeck/opsdeck/internal/domain"
 )
 
-// Per-pod behaviour of a healthy revision, from the design's workload table.
+// Per-pod behaviour of a healthy revision, from the design's behaviour table.
 const (
 	healthyRPS     = 50.0
 	healthyErrors  = 0.002

@@ -10,7 +10,7 @@ import (
 )
 
 // The false-rollback simulation of the early verdict (issue 12): rollouts of three pods with
-// the sandbox simulator's traffic (internal/workload: 50 requests/s per pod on a random walk
+// the sandbox simulator's traffic (internal/simulator: 50 requests/s per pod on a random walk
 // of ±10 %, the 5xx share jittered by 5 % each second, latency log-normal with sigma 0.5 and a
 // jitter walk of ±7.5 %), with each second's failures drawn binomially (the simulator adds
 // expected counts, which would make the test easier than real traffic). Pods of a rolling
@@ -163,7 +163,7 @@ func simulateRollout(rng *rand.Rand, secs int, shares func(t float64) (errShare,
 	return res
 }
 
-// simWalk is the workload simulator's random walk around 1 (internal/workload.walk).
+// simWalk is the metrics simulator's random walk around 1 (internal/simulator.walk).
 func simWalk(x, z, amp float64) float64 {
 	x += 0.2*(1-x) + amp*0.5*z
 	return min(max(x, 1-2.5*amp), 1+2.5*amp)
@@ -202,8 +202,8 @@ func binomial(rng *rand.Rand, n int, p float64) int {
 	return k
 }
 
-// slowShare is the share of requests slower than bound seconds for the workload simulator's
-// latency model at the given p99 (internal/workload.latencyFor: log-normal with sigma 0.5 whose
+// slowShare is the share of requests slower than bound seconds for the metrics simulator's
+// latency model at the given p99 (internal/simulator.latencyFor: log-normal with sigma 0.5 whose
 // p99, read from the buckets as histogram_quantile does, is p99).
 func slowShare(p99, bound float64) float64 {
 	buckets := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}

@@ -10,10 +10,10 @@ import (
 	"github.com/opsdeck/opsdeck/config"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/metrics/promtest"
-	"github.com/opsdeck/opsdeck/internal/workload"
+	"github.com/opsdeck/opsdeck/internal/simulator"
 )
 
-// Counters reads, from a real Prometheus scraping the workload simulator, every pod of the
+// Counters reads, from a real Prometheus scraping the metrics simulator, every pod of the
 // ReplicaSets asked for and of no other, with one query: requests, 5xx and latency buckets as
 // raw counter values.
 func TestCountersFromPrometheus(t *testing.T) {
@@ -21,13 +21,13 @@ func TestCountersFromPrometheus(t *testing.T) {
 		t.Skip("needs Prometheus")
 	}
 	const otherRS = "payment-service-5d6e7f8a9b"
-	sim := workload.New()
+	sim := simulator.New()
 	for _, suffix := range []string{"abcde", "fghij"} {
-		sim.Upsert(workload.Pod{Namespace: "shop", Name: healthyRS + "-" + suffix, Image: "order-service:v1"})
-		sim.Upsert(workload.Pod{Namespace: "shop", Name: badRS + "-" + suffix, Image: "order-service:v2-bad-slow"})
-		sim.Upsert(workload.Pod{Namespace: "shop", Name: otherRS + "-" + suffix, Image: "payment-service:v1"})
+		sim.Upsert(simulator.Pod{Namespace: "shop", Name: healthyRS + "-" + suffix, Image: "order-service:v1"})
+		sim.Upsert(simulator.Pod{Namespace: "shop", Name: badRS + "-" + suffix, Image: "order-service:v2-bad-slow"})
+		sim.Upsert(simulator.Pod{Namespace: "shop", Name: otherRS + "-" + suffix, Image: "payment-service:v1"})
 	}
-	srv := httptest.NewServer(workload.Handler(sim))
+	srv := httptest.NewServer(simulator.Handler(sim))
 	t.Cleanup(srv.Close)
 	url := promtest.Start(t, srv.Listener.Addr().String())
 	src, err := New(config.Prometheus{URL: url, Timeout: config.D(10 * time.Second)}, config.DefaultQueries(), nil)

@@ -15,7 +15,7 @@ import (
 	"github.com/opsdeck/opsdeck/config"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/metrics/promtest"
-	"github.com/opsdeck/opsdeck/internal/workload"
+	"github.com/opsdeck/opsdeck/internal/simulator"
 )
 
 const (
@@ -39,13 +39,13 @@ var orderService = domain.Service{
 // startShop serves a simulator with orderService's six pods and a Prometheus scraping it.
 func startShop(t *testing.T) *Source {
 	t.Helper()
-	sim := workload.New()
+	sim := simulator.New()
 	for i, suffix := range []string{"abcde", "fghij", "klmno"} {
 		started := time.Now().Add(-time.Duration(i) * time.Minute)
-		sim.Upsert(workload.Pod{Namespace: "shop", Name: healthyRS + "-" + suffix, Container: "app", Image: "order-service:v1", Started: started})
-		sim.Upsert(workload.Pod{Namespace: "shop", Name: badRS + "-" + suffix, Container: "app", Image: "order-service:v2-bad", Started: started})
+		sim.Upsert(simulator.Pod{Namespace: "shop", Name: healthyRS + "-" + suffix, Container: "app", Image: "order-service:v1", Started: started})
+		sim.Upsert(simulator.Pod{Namespace: "shop", Name: badRS + "-" + suffix, Container: "app", Image: "order-service:v2-bad", Started: started})
 	}
-	srv := httptest.NewServer(workload.Handler(sim))
+	srv := httptest.NewServer(simulator.Handler(sim))
 	t.Cleanup(srv.Close)
 	url := promtest.Start(t, srv.Listener.Addr().String())
 
@@ -119,13 +119,13 @@ func TestFrameAgainstPrometheus(t *testing.T) {
 			between("healthy rs", healthy, domain.MetricLatencyP99, 0.08, 0.2),
 			between("bad rs", bad, domain.MetricLatencyP99, 0.08, 0.2),
 			between("healthy rs", healthy, domain.MetricCPU, 0.09, 0.11),
-			between("healthy rs", healthy, domain.MetricMemory, 110*workload.MiB, 130*workload.MiB),
+			between("healthy rs", healthy, domain.MetricMemory, 110*simulator.MiB, 130*simulator.MiB),
 			between("service", svc, domain.MetricRequestRate, 280, 320),
 			// Summed 5xx over summed requests: (0.3·150 + 0.002·150) / 300.
 			between("service", svc, domain.MetricErrorRatio, 0.1, 0.2),
 			between("service", svc, domain.MetricLatencyP99, 0.08, 0.2),
 			between("service", svc, domain.MetricCPU, 0.09, 0.11),
-			between("service", svc, domain.MetricMemory, 110*workload.MiB, 130*workload.MiB),
+			between("service", svc, domain.MetricMemory, 110*simulator.MiB, 130*simulator.MiB),
 		} {
 			if err != nil {
 				return err
@@ -218,12 +218,12 @@ func manyServices(n int) []domain.Service {
 // reads them: the same values as the raw queries, from far fewer samples (Prometheus's own
 // count).
 func TestFrameWithRecordingRules(t *testing.T) {
-	sim := workload.New()
+	sim := simulator.New()
 	for _, suffix := range []string{"abcde", "fghij", "klmno"} {
-		sim.Upsert(workload.Pod{Namespace: "shop", Name: healthyRS + "-" + suffix, Container: "app", Image: "order-service:v1", Started: time.Now()})
-		sim.Upsert(workload.Pod{Namespace: "shop", Name: badRS + "-" + suffix, Container: "app", Image: "order-service:v2-bad", Started: time.Now()})
+		sim.Upsert(simulator.Pod{Namespace: "shop", Name: healthyRS + "-" + suffix, Container: "app", Image: "order-service:v1", Started: time.Now()})
+		sim.Upsert(simulator.Pod{Namespace: "shop", Name: badRS + "-" + suffix, Container: "app", Image: "order-service:v2-bad", Started: time.Now()})
 	}
-	srv := httptest.NewServer(workload.Handler(sim))
+	srv := httptest.NewServer(simulator.Handler(sim))
 	t.Cleanup(srv.Close)
 	url := promtest.StartWithRules(t, "../../config/examples/prometheus-rules.yaml", srv.Listener.Addr().String())
 	p := config.Prometheus{URL: url, Timeout: config.D(10 * time.Second)}
@@ -261,7 +261,7 @@ func TestFrameWithRecordingRules(t *testing.T) {
 			between("healthy rs", healthy, domain.MetricLatencyP99, 0.08, 0.2),
 			between("service", f.Services["shop/order-service"], domain.MetricLatencyP99, 0.08, 0.2),
 			between("healthy rs", healthy, domain.MetricCPU, 0.01, 0.2),
-			between("healthy rs", healthy, domain.MetricMemory, 110*workload.MiB, 130*workload.MiB),
+			between("healthy rs", healthy, domain.MetricMemory, 110*simulator.MiB, 130*simulator.MiB),
 		} {
 			if err != nil {
 				return err

@@ -35,17 +35,17 @@ type buildResult struct {
 	err  error
 }
 
-// buildWorkload compiles cmd/workload into dir.
-func buildWorkload(ctx context.Context, dir string) buildResult {
+// buildSimulator compiles cmd/simulator into dir.
+func buildSimulator(ctx context.Context, dir string) buildResult {
 	root, err := moduleRoot(ctx)
 	if err != nil {
 		return buildResult{err: err}
 	}
-	out := filepath.Join(dir, "workload")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/workload")
+	out := filepath.Join(dir, "simulator")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/simulator")
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return buildResult{err: fmt.Errorf("go build ./cmd/workload: %v\n%s", err, b)}
+		return buildResult{err: fmt.Errorf("go build ./cmd/simulator: %v\n%s", err, b)}
 	}
 	return buildResult{path: out}
 }

@@ -21,7 +21,7 @@ import (
 // certificates), so its clients reconnect to it.
 
 // Components are the names of the sandbox's processes, in start order.
-var Components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "workload", "prometheus"}
+var Components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "simulator", "prometheus"}
 
 // command is how a component was started, kept in DIR/cmds/NAME.json.
 type command struct {
@@ -137,9 +137,9 @@ func Start(ctx context.Context, dir, name string) error {
 		return fmt.Errorf("%s of the sandbox in %s is already running (pid %d)", name, dir, pid)
 	}
 	args := append([]string(nil), c.Args...)
-	if name == "workload" {
+	if name == "simulator" {
 		// It first listened on a free port; Prometheus scrapes that one, so keep it.
-		if b, err := os.ReadFile(filepath.Join(dir, "workload.addr")); err == nil {
+		if b, err := os.ReadFile(filepath.Join(dir, "simulator.addr")); err == nil {
 			for i, a := range args {
 				if strings.HasPrefix(a, "--listen=") {
 					args[i] = "--listen=" + strings.TrimSpace(string(b))

@@ -18,7 +18,7 @@ import (
 )
 
 // Pod logs in the sandbox. kwok plays every node's kubelet, and serves a container's log from
-// the file that a Logs object (kwok.x-k8s.io/v1alpha1, one per pod, made by the workload
+// the file that a Logs object (kwok.x-k8s.io/v1alpha1, one per pod, made by the metrics
 // simulator) names. The API server's pod log endpoint reaches a node's kubelet at the node's
 // address and port, so:
 //   - kwok reports every node's InternalIP as 127.0.0.1 and its kubelet port as kwok's own

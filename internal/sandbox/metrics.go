@@ -24,25 +24,25 @@ const RulesEnv = "OPSDECK_SANDBOX_RULES"
 // PrometheusBinary is where Debian's prometheus package installs the server.
 const PrometheusBinary = "/usr/bin/prometheus"
 
-// startMetrics starts the workload simulator and a Prometheus that scrapes it every second,
+// startMetrics starts the metrics simulator and a Prometheus that scrapes it every second,
 // and returns Prometheus' URL.
-func (s *Sandbox) startMetrics(ctx context.Context, workloadBin string) (string, error) {
+func (s *Sandbox) startMetrics(ctx context.Context, simulatorBin string) (string, error) {
 	prom, err := exec.LookPath(PrometheusBinary)
 	if err != nil {
 		return "", fmt.Errorf("prometheus not found at %s: install Debian's package (apt-get install prometheus)", PrometheusBinary)
 	}
-	addrFile := s.path("workload.addr")
-	if _, err := s.start("workload", workloadBin, s.opts.Tied,
+	addrFile := s.path("simulator.addr")
+	if _, err := s.start("simulator", simulatorBin, s.opts.Tied,
 		"--kubeconfig="+s.Kubeconfig(), "--listen=127.0.0.1:0", "--addr-file="+addrFile,
 		"--logs-dir="+s.path(PodLogsDir),
 	); err != nil {
 		return "", err
 	}
-	var workloadAddr string
-	if err := s.waitFor(ctx, "workload simulator listening", 30*time.Second, func(context.Context) (bool, error) {
+	var simulatorAddr string
+	if err := s.waitFor(ctx, "metrics simulator listening", 30*time.Second, func(context.Context) (bool, error) {
 		b, err := os.ReadFile(addrFile)
-		workloadAddr = strings.TrimSpace(string(b))
-		return err == nil && workloadAddr != "", err
+		simulatorAddr = strings.TrimSpace(string(b))
+		return err == nil && simulatorAddr != "", err
 	}); err != nil {
 		return "", err
 	}
@@ -54,11 +54,11 @@ func (s *Sandbox) startMetrics(ctx context.Context, workloadBin string) (string,
   scrape_timeout: 1s
   evaluation_interval: 1s
 scrape_configs:
-- job_name: workload
+- job_name: simulator
   honor_labels: true
   static_configs:
   - targets: ['%s']
-`, workloadAddr)
+`, simulatorAddr)
 	if rules := cmp.Or(s.opts.RecordingRules, os.Getenv(RulesEnv)); rules != "" {
 		abs, err := filepath.Abs(rules)
 		if err != nil {

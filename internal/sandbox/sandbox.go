@@ -1,6 +1,6 @@
 // Package sandbox starts and stops opsdeck's local, real Kubernetes: etcd, kube-apiserver,
 // kube-controller-manager, kube-scheduler and kwok (fake nodes whose pods follow scripted
-// stages) on loopback ports, plus the workload metrics simulator and Debian's Prometheus
+// stages) on loopback ports, plus the metrics simulator and Debian's Prometheus
 // scraping it. cmd/sandbox and the test harness in this package both use it.
 package sandbox
 
@@ -98,13 +98,13 @@ func Up(ctx context.Context, opts Options) (env *Env, err error) {
 			return nil, err
 		}
 	}
-	// The workload simulator compiles while the control plane starts.
+	// The metrics simulator compiles while the control plane starts.
 	buildCtx, cancelBuild := context.WithCancel(ctx)
-	workloadBin := make(chan buildResult, 1)
+	simulatorBin := make(chan buildResult, 1)
 	buildDone := make(chan struct{})
 	go func() {
 		defer close(buildDone)
-		workloadBin <- buildWorkload(buildCtx, s.path("bin"))
+		simulatorBin <- buildSimulator(buildCtx, s.path("bin"))
 	}()
 	defer func() {
 		if err != nil {
@@ -137,7 +137,7 @@ func Up(ctx context.Context, opts Options) (env *Env, err error) {
 	if err := s.createNodes(ctx, client); err != nil {
 		return nil, err
 	}
-	wb := <-workloadBin
+	wb := <-simulatorBin
 	if wb.err != nil {
 		return nil, wb.err
 	}

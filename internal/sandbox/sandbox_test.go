@@ -165,7 +165,7 @@ func TestCrashImageStallsRollout(t *testing.T) {
 }
 
 // The error ratio that Prometheus computes is about 0.3 for a bad revision and below 0.01 for a
-// healthy one: the workload simulator follows the behaviour table.
+// healthy one: the metrics simulator follows the behaviour table.
 func TestErrorRatioFollowsImageTag(t *testing.T) {
 	env := Shared(t)
 	ns := env.NewNamespace(t)

@@ -14,16 +14,16 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
-	"github.com/opsdeck/opsdeck/internal/workload"
+	"github.com/opsdeck/opsdeck/internal/simulator"
 )
 
 // kwokLogs is kwok's Logs resource: which files hold a pod's container logs.
 var kwokLogs = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "logs"}
 
-// logWriter keeps every Running pod's log files (workload.Logs) and, for each new pod, a Logs
+// logWriter keeps every Running pod's log files (simulator.Logs) and, for each new pod, a Logs
 // object owned by the pod (so that it goes with it) naming them for kwok.
 type logWriter struct {
-	logs   *workload.Logs
+	logs   *simulator.Logs
 	dyn    dynamic.Interface
 	queue  chan *corev1.Pod
 	stderr io.Writer
@@ -34,7 +34,7 @@ func newLogWriter(rc *rest.Config, dir string, stderr io.Writer) (*logWriter, er
 	if err != nil {
 		return nil, err
 	}
-	return &logWriter{logs: workload.NewLogs(dir, nil), dyn: dyn, queue: make(chan *corev1.Pod, 4096), stderr: stderr}, nil
+	return &logWriter{logs: simulator.NewLogs(dir, nil), dyn: dyn, queue: make(chan *corev1.Pod, 4096), stderr: stderr}, nil
 }
 
 // run writes a second's lines every second and registers new pods, until ctx ends.
@@ -71,16 +71,16 @@ func (w *logWriter) observe(obj any, deleted bool) {
 		return
 	}
 	c := p.Spec.Containers[0]
-	isNew, err := w.logs.Upsert(workload.Pod{Namespace: p.Namespace, Name: p.Name, Container: c.Name, Image: c.Image})
+	isNew, err := w.logs.Upsert(simulator.Pod{Namespace: p.Namespace, Name: p.Name, Container: c.Name, Image: c.Image})
 	if err != nil {
-		fmt.Fprintf(w.stderr, "workload: logs of %s/%s: %v\n", p.Namespace, p.Name, err)
+		fmt.Fprintf(w.stderr, "simulator: logs of %s/%s: %v\n", p.Namespace, p.Name, err)
 		return
 	}
 	if isNew {
 		select {
 		case w.queue <- p:
 		default:
-			fmt.Fprintf(w.stderr, "workload: logs of %s/%s: registration queue full\n", p.Namespace, p.Name)
+			fmt.Fprintf(w.stderr, "simulator: logs of %s/%s: registration queue full\n", p.Namespace, p.Name)
 		}
 	}
 }
@@ -101,6 +101,6 @@ func (w *logWriter) register(ctx context.Context, p *corev1.Pod) {
 	defer cancel()
 	_, err := w.dyn.Resource(kwokLogs).Namespace(p.Namespace).Create(ctx, obj, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
-		fmt.Fprintf(w.stderr, "workload: Logs object of %s/%s: %v\n", p.Namespace, p.Name, err)
+		fmt.Fprintf(w.stderr, "simulator: Logs object of %s/%s: %v\n", p.Namespace, p.Name, err)
 	}
 }

@@ -9,12 +9,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/opsdeck/opsdeck/internal/workload"
+	"github.com/opsdeck/opsdeck/internal/simulator"
 )
 
 // watchPods keeps sim in step with the pods of every namespace through a shared informer:
 // Running pods are upserted, others deleted. It returns the informer's HasSynced.
-func watchPods(ctx context.Context, cs kubernetes.Interface, sim *workload.Simulator, lw *logWriter) (cache.InformerSynced, error) {
+func watchPods(ctx context.Context, cs kubernetes.Interface, sim *simulator.Simulator, lw *logWriter) (cache.InformerSynced, error) {
 	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTransform(slimPod))
 	inf := factory.Core().V1().Pods().Informer()
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -38,7 +38,7 @@ func watchPods(ctx context.Context, cs kubernetes.Interface, sim *workload.Simul
 }
 
 // apply upserts a Running pod (its first container) and deletes any other.
-func apply(sim *workload.Simulator, obj any) {
+func apply(sim *simulator.Simulator, obj any) {
 	p, ok := obj.(*corev1.Pod)
 	if !ok {
 		return
@@ -52,7 +52,7 @@ func apply(sim *workload.Simulator, obj any) {
 		started = p.Status.StartTime.Time
 	}
 	c := p.Spec.Containers[0]
-	sim.Upsert(workload.Pod{
+	sim.Upsert(simulator.Pod{
 		Namespace: p.Namespace,
 		Name:      p.Name,
 		Container: c.Name,

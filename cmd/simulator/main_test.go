@@ -16,7 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/opsdeck/opsdeck/internal/workload"
+	"github.com/opsdeck/opsdeck/internal/simulator"
 )
 
 func pod(ns, name, image string, phase corev1.PodPhase) *corev1.Pod {
@@ -47,7 +47,7 @@ func TestWatchPods(t *testing.T) {
 		pod("shop", "order-service-7d9f8b6c4d-fghij", "order-service:v1", corev1.PodPending),
 		pod("other", "cart-5c7d8e9f6a-klmno", "cart:v2-bad", corev1.PodRunning),
 	)
-	sim := workload.New()
+	sim := simulator.New()
 	synced, err := watchPods(ctx, cs, sim, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ current-context: c
 	if !strings.HasPrefix(addr, "127.0.0.1:") || !strings.Contains(stdout.String(), "LISTEN="+addr+"\n") {
 		t.Fatalf("addr file %q, stdout %q", addr, stdout.String())
 	}
-	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "opsdeck_workload_pods 0"} {
+	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "opsdeck_simulator_pods 0"} {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
 			t.Fatal(err)

@@ -1,7 +1,7 @@
-// Package workload simulates the per-pod metrics of the services that the sandbox runs: the
+// Package simulator simulates the per-pod metrics of the services that the sandbox runs: the
 // cAdvisor and HTTP instrumentation series that a real cluster has, with values that follow
 // design.md's behaviour table by image tag. A Simulator is a prometheus.Collector.
-package workload
+package simulator
 
 import (
 	"cmp"
@@ -85,8 +85,8 @@ func New(opts ...Option) *Simulator {
 			"Current working set in bytes (simulated).", podLabels, nil),
 		durDesc: prometheus.NewDesc("http_request_duration_seconds",
 			"HTTP request latency in seconds (simulated).", podLabels, nil),
-		podsDesc: prometheus.NewDesc("opsdeck_workload_pods",
-			"Pods the workload simulator serves metrics for.", nil, nil),
+		podsDesc: prometheus.NewDesc("opsdeck_simulator_pods",
+			"Pods the metrics simulator serves metrics for.", nil, nil),
 	}
 	for _, o := range opts {
 		o(s)

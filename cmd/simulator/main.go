@@ -1,9 +1,9 @@
-// Command workload is the sandbox's metrics simulator: it watches the pods of every namespace
+// Command simulator is the sandbox's metrics simulator: it watches the pods of every namespace
 // and serves, for each Running pod, the metrics a real cluster would have (cAdvisor's CPU and
 // memory, HTTP requests and latency), shaped by the pod's image tag as design.md's behaviour
 // table says. The sandbox starts it; Prometheus scrapes its /metrics with honor_labels.
 //
-//	workload --kubeconfig FILE [--listen 127.0.0.1:0] [--addr-file FILE]
+//	simulator --kubeconfig FILE [--listen 127.0.0.1:0] [--addr-file FILE]
 //
 // It prints LISTEN=127.0.0.1:PORT on stdout once it serves.
 package main
@@ -28,7 +28,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/opsdeck/opsdeck/internal/workload"
+	"github.com/opsdeck/opsdeck/internal/simulator"
 )
 
 func main() {
@@ -38,13 +38,13 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(2)
 		}
-		fmt.Fprintln(os.Stderr, "workload:", err)
+		fmt.Fprintln(os.Stderr, "simulator:", err)
 		os.Exit(1)
 	}
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("workload", flag.ContinueOnError)
+	fs := flag.NewFlagSet("simulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	listen := fs.String("listen", "127.0.0.1:0", "address to serve /metrics and /healthz on")
@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	sim := workload.New()
+	sim := simulator.New()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", workload.Handler(sim))
+	mux.Handle("GET /metrics", simulator.Handler(sim))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
@@ -117,7 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	go func() {
 		if cache.WaitForCacheSync(ctx.Done(), synced) {
-			fmt.Fprintf(stderr, "workload: pod cache synced, %d running pods\n", sim.Len())
+			fmt.Fprintf(stderr, "simulator: pod cache synced, %d running pods\n", sim.Len())
 		}
 	}()
 
@@ -140,7 +140,7 @@ func restConfig(path string) (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
-	rc.UserAgent = "opsdeck-workload"
+	rc.UserAgent = "opsdeck-simulator"
 	return rc, nil
 }
 

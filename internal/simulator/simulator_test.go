@@ -1,4 +1,4 @@
-package workload
+package simulator
 
 import (
 	"fmt"
@@ -161,8 +161,8 @@ func TestSimulator(t *testing.T) {
 			t.Errorf("deleted pod still served: %s", k)
 		}
 	}
-	if sim.Len() != len(images)-1 || after["opsdeck_workload_pods"] != float64(len(images)-1) {
-		t.Errorf("Len %d, opsdeck_workload_pods %v after a delete", sim.Len(), after["opsdeck_workload_pods"])
+	if sim.Len() != len(images)-1 || after["opsdeck_simulator_pods"] != float64(len(images)-1) {
+		t.Errorf("Len %d, opsdeck_simulator_pods %v after a delete", sim.Len(), after["opsdeck_simulator_pods"])
 	}
 }
 
