@@ -21,7 +21,7 @@ func addListenFlags(cmd *cobra.Command, o *guardOptions) {
 }
 
 // startListener binds the listener's address and serves it until ctx ends; stop waits for
-// its graceful shutdown.
+// its graceful shutdown (it ends the listener first if ctx has not ended).
 func startListener(ctx context.Context, cfg config.Config, lb *liveParts, o guardOptions, log *slog.Logger) (stop func(), err error) {
 	srv, err := newListener(cfg, lb, log)
 	if err != nil {
@@ -37,6 +37,7 @@ func startListener(ctx context.Context, cfg config.Config, lb *liveParts, o guar
 	}
 	log.Info("listening", "address", ln.Addr().String(), "scheme", scheme, "triggers", len(srv.Triggers),
 		"webhooks", len(srv.WebhookSecret) > 0, "alertmanager", len(srv.AlertToken) > 0)
+	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -44,7 +45,7 @@ func startListener(ctx context.Context, cfg config.Config, lb *liveParts, o guar
 			log.Error("listener stopped", "error", err.Error())
 		}
 	}()
-	return func() { <-done }, nil
+	return func() { cancel(); <-done }, nil
 }
 
 // newListener assembles the listener from the configuration. Deploys go straight through the
