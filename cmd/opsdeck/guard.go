@@ -63,6 +63,9 @@ rollback the old leader made.`,
 			if (o.tlsCert == "") != (o.tlsKey == "") {
 				return usageError{errors.New("--tls-cert and --tls-key go together: give both files or neither")}
 			}
+			if o.listen != "" && o.dryRun {
+				return usageError{errors.New("--listen deploys and rolls back on request, --dry-run changes nothing: give one or the other")}
+			}
 			if o.tlsCert != "" && o.listen == "" {
 				return usageError{errors.New("--tls-cert needs --listen ADDR")}
 			}

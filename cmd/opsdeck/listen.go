@@ -11,8 +11,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opsdeck/opsdeck/config"
+	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/listener"
 )
+
+// listenerPermissions are what the token API needs cluster-wide: to ask who a token is and
+// whether its user may patch a Deployment.
+var listenerPermissions = []cluster.Permission{
+	{Verb: "create", Group: "authentication.k8s.io", Resource: "tokenreviews"},
+	{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"},
+}
 
 func addListenFlags(cmd *cobra.Command, o *guardOptions) {
 	cmd.Flags().StringVar(&o.listen, "listen", "", "serve the deploy and rollback API, registry and git webhooks and the Alertmanager receiver on ADDR (such as :8443); off by default")
@@ -26,6 +34,14 @@ func startListener(ctx context.Context, cfg config.Config, lb *liveParts, o guar
 	srv, err := newListener(cfg, lb, log)
 	if err != nil {
 		return nil, err
+	}
+	missing, err := cluster.MissingPermissions(ctx, lb.conn.Client, nil, listenerPermissions)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("--listen cannot check callers' tokens: %s (the ClusterRole system:auth-delegator grants both)",
+			cluster.FormatMissing(lb.conn.Identity.User, missing))
 	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {

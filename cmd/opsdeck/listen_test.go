@@ -104,3 +104,23 @@ triggers:
 		t.Errorf("the secret appears in the output:\n%s", out)
 	}
 }
+
+// Bad --listen usage is refused in a line naming what to do, with exit status 2, before any
+// connection is tried.
+func TestGuardListenUsage(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"guard", "--listen", "127.0.0.1:0", "--dry-run"}, "--dry-run changes nothing"},
+		{[]string{"guard", "--listen", "127.0.0.1:0", "--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
+		{[]string{"guard", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, "--tls-cert needs --listen ADDR"},
+	}
+	for _, c := range cases {
+		r := opsdeck(t, nil, append(c.args, "--kubeconfig", "/nonexistent/kubeconfig")...)
+		first, _, _ := strings.Cut(r.stderr, "\n")
+		if r.code != 2 || !strings.Contains(first, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and a first line with %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+}
