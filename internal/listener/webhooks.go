@@ -316,7 +316,7 @@ func parseRegistry(raw map[string]json.RawMessage) ([]push, string, error) {
 	case raw["push_data"] != nil:
 		var d dockerHub
 		if err := reencode(&d); err != nil || d.Repository.RepoName == "" || d.PushData.Tag == "" {
-			return nil, "", fmt.Errorf("Docker Hub webhook: needs push_data.tag and repository.repo_name")
+			return nil, "", fmt.Errorf("a Docker Hub webhook needs push_data.tag and repository.repo_name")
 		}
 		return []push{{repos: []string{d.Repository.RepoName, "docker.io/" + d.Repository.RepoName}, tag: d.PushData.Tag}}, "", nil
 	default:
