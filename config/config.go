@@ -33,6 +33,38 @@ type Config struct {
 	Notify    Notify    `json:"notify"`
 	// Keys binds console actions to keys; see KeyActions.
 	Keys map[string][]string `json:"keys"`
+	// Listener configures `opsdeck guard --listen`: webhook secrets and the Alertmanager receiver.
+	Listener Listener `json:"listener"`
+	// Triggers map a registry repository or a git repository to the services it deploys.
+	Triggers []Trigger `json:"triggers"`
+}
+
+// Listener configures the HTTP listener of `opsdeck guard --listen`. Secrets are read from
+// files or the environment, never written inline in the config.
+type Listener struct {
+	// WebhookSecretFile holds the HMAC-SHA256 shared secret of registry and git webhooks.
+	WebhookSecretFile string `json:"webhook_secret_file"`
+	// WebhookSecretEnv names an environment variable holding that secret (when no file).
+	WebhookSecretEnv string `json:"webhook_secret_env"`
+	// AlertmanagerTokenFile holds the bearer token Alertmanager sends
+	// (http_config.authorization.credentials_file); empty: the receiver is off.
+	AlertmanagerTokenFile string `json:"alertmanager_token_file"`
+	// AlertServiceLabels are the alert labels that name the service, first present wins.
+	AlertServiceLabels []string `json:"alert_service_labels"`
+	// AlertNamespace is the namespace of an alert without a namespace label.
+	AlertNamespace string `json:"alert_namespace"`
+}
+
+// Trigger maps a repository to the services a push to it deploys.
+type Trigger struct {
+	// Repository is a registry repository ("registry.example/shop/order", "shop/order") or a
+	// git repository ("acme/shop", GitHub's full_name).
+	Repository string `json:"repository"`
+	// Image, for a git repository, is the image a push deploys: a template with ${sha} (the
+	// pushed commit) or ${tag} (a release's or package's tag).
+	Image string `json:"image"`
+	// Services are "NAMESPACE/SERVICE" or "NAMESPACE/SERVICE/CONTAINER".
+	Services []string `json:"services"`
 }
 
 // Prometheus says where and how to reach Prometheus.
@@ -217,6 +249,7 @@ func Default() Config {
 			"help":     {"?"},
 			"quit":     {"q", "ctrl+c"},
 		},
+		Listener: Listener{AlertServiceLabels: []string{"service", "deployment", "app"}},
 	}
 }
 

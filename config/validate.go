@@ -139,7 +139,52 @@ func (c Config) Validate() []error {
 	}
 
 	validateKeys(&errs, c.Keys)
+	validateListener(&errs, c.Listener, c.Triggers)
 	return errs
+}
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// validateListener checks the listener's secrets and the triggers' mappings.
+func validateListener(errs *[]error, l Listener, triggers []Trigger) {
+	add := func(path, format string, args ...any) { *errs = append(*errs, problem(path, format, args...)) }
+	checkFile(errs, "listener.webhook_secret_file", l.WebhookSecretFile)
+	checkFile(errs, "listener.alertmanager_token_file", l.AlertmanagerTokenFile)
+	for i, name := range l.AlertServiceLabels {
+		if !labelName.MatchString(name) {
+			add(fmt.Sprintf("listener.alert_service_labels[%d]", i), "%q is not a label name", name)
+		}
+	}
+	if len(triggers) > 0 && l.WebhookSecretFile == "" && l.WebhookSecretEnv == "" {
+		add("listener.webhook_secret_file", "must be set (or listener.webhook_secret_env) when triggers are configured: webhooks are signed")
+	}
+	seen := map[string]bool{}
+	for i, t := range triggers {
+		path := fmt.Sprintf("triggers[%d]", i)
+		switch {
+		case t.Repository == "":
+			add(path+".repository", "must be set: the registry or git repository, such as registry.example/shop/order or acme/shop")
+		case seen[t.Repository]:
+			add(path+".repository", "%q is mapped twice: list all its services in one trigger", t.Repository)
+		}
+		seen[t.Repository] = true
+		if t.Image != "" && !strings.Contains(t.Image, "${sha}") && !strings.Contains(t.Image, "${tag}") {
+			add(path+".image", "%q has neither ${sha} nor ${tag}: every push would deploy the same image", t.Image)
+		}
+		if len(t.Services) == 0 {
+			add(path+".services", "must name at least one NAMESPACE/SERVICE")
+		}
+		for j, s := range t.Services {
+			parts := strings.Split(s, "/")
+			ok := len(parts) == 2 || len(parts) == 3
+			for _, p := range parts {
+				ok = ok && dnsLabel.MatchString(p)
+			}
+			if !ok {
+				add(fmt.Sprintf("%s.services[%d]", path, j), "must be NAMESPACE/SERVICE or NAMESPACE/SERVICE/CONTAINER, not %q", s)
+			}
+		}
+	}
 }
 
 func validateRule(errs *[]error, path, metric string, r Rule) {

@@ -73,6 +73,8 @@ type liveParts struct {
 	backend  *live.Backend
 	conn     *cluster.Conn
 	recorder *actions.EventRecorder
+	// exec performs actions; the listener of `guard --listen` uses it too.
+	exec *actions.Executor
 	// scrape is Prometheus' scrape interval (0 when unknown): refreshes and guard rounds
 	// never come faster, as they would read the same samples again.
 	scrape time.Duration
@@ -103,7 +105,7 @@ func (g *globals) liveBackend(ctx context.Context, cfg config.Config, shareFrame
 	if err != nil {
 		return nil, err
 	}
-	parts := &liveParts{conn: conn, recorder: rec}
+	parts := &liveParts{conn: conn, recorder: rec, exec: exec}
 	exec.BlueGreen = blueGreenSettings(cfg)
 	opts := live.Options{Identity: conn.Identity, Watcher: w, Executor: exec, Clock: domain.SystemClock{},
 		Thresholds: cfg.ThresholdSet(), NoReconcile: g.observeOnly, ReconcileWhile: g.reconcileWhile, ShareFrames: shareFrames}

@@ -34,6 +34,9 @@ type guardOptions struct {
 	// leaderElect runs this process as one of several replicas: only the Lease's holder acts.
 	leaderElect   bool
 	leaseDuration time.Duration
+	// listen, when set, serves the HTTP listener (deploy and rollback API, webhooks,
+	// Alertmanager) on this address; tlsCert and tlsKey make it HTTPS.
+	listen, tlsCert, tlsKey string
 }
 
 func newGuardCmd(g *globals) *cobra.Command {
@@ -57,6 +60,15 @@ rollback the old leader made.`,
 			if o.leaseDuration < 3*time.Second {
 				return usageError{fmt.Errorf("--lease-duration %s is too short: give 3s or more (default %s)", o.leaseDuration, leader.DefaultLeaseDuration)}
 			}
+			if (o.tlsCert == "") != (o.tlsKey == "") {
+				return usageError{errors.New("--tls-cert and --tls-key go together: give both files or neither")}
+			}
+			if o.listen != "" && o.dryRun {
+				return usageError{errors.New("--listen deploys and rolls back on request, --dry-run changes nothing: give one or the other")}
+			}
+			if o.tlsCert != "" && o.listen == "" {
+				return usageError{errors.New("--tls-cert needs --listen ADDR")}
+			}
 			return runGuard(cmd.Context(), g, o)
 		},
 	}
@@ -64,6 +76,7 @@ rollback the old leader made.`,
 	cmd.Flags().BoolVar(&o.leaderElect, "leader-elect", false, "run as one of several replicas: only the holder of the namespace's Lease acts")
 	cmd.Flags().DurationVar(&o.leaseDuration, "lease-duration", leader.DefaultLeaseDuration,
 		"with --leader-elect: how long a leader's claim lasts unrenewed, the longest a standby waits after the leader dies")
+	addListenFlags(cmd, &o)
 	return cmd
 }
 
@@ -139,6 +152,14 @@ func runGuard(ctx context.Context, g *globals, o guardOptions) error {
 	}
 	if !lb.backend.WaitForSync(ctx) {
 		return ctx.Err()
+	}
+	if o.listen != "" {
+		stop, err := startListener(ctx, cfg, lb, o, log)
+		if err != nil {
+			return err
+		}
+		// Runs last: the guard below has stopped; requests in flight finish first.
+		defer stop()
 	}
 	attrs := []any{"context", lb.conn.Identity.Context, "user", lb.conn.Identity.User,
 		"namespaces", lb.conn.Identity.Namespaces, "dry_run", dryRun,

@@ -1,0 +1,22 @@
+package listener
+
+import (
+	"context"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+// ExecutorDeployer deploys every request at once through the executor: no policy, window,
+// freeze or queue. It stands in for the release side where that is not configured.
+type ExecutorDeployer struct{ Executor Executor }
+
+func (d ExecutorDeployer) Submit(ctx context.Context, r Request) (Outcome, error) {
+	res, err := d.Executor.Execute(ctx, domain.Action{
+		Kind: domain.ActionDeploy, Namespace: r.Namespace, Service: r.Service, Container: r.Container,
+		Image: r.Image, Trigger: r.Trigger, RequestedBy: r.RequestedBy, Reason: r.Reason,
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{State: StateStarted, Message: res.Message}, nil
+}
