@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/opsdeck/opsdeck/internal/actions"
+	"github.com/opsdeck/opsdeck/internal/imageref"
 	"github.com/opsdeck/opsdeck/internal/domain"
 )
 
@@ -49,7 +50,7 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request, deploy bool)
 		return req, Caller{}, false
 	}
 	if deploy {
-		if err := actions.ValidateImage(req.Image); err != nil {
+		if err := imageref.Validate(req.Image); err != nil {
 			fail(w, r, http.StatusBadRequest, oneLine(err.Error(), 300))
 			return req, Caller{}, false
 		}

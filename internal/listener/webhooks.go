@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opsdeck/opsdeck/internal/actions"
+	"github.com/opsdeck/opsdeck/internal/imageref"
 	"github.com/opsdeck/opsdeck/internal/domain"
 )
 
@@ -238,7 +238,7 @@ func (t Trigger) image(p push) (string, error) {
 			img = strings.ReplaceAll(img, "${tag}", p.tag)
 		}
 	}
-	if err := actions.ValidateImage(img); err != nil {
+	if err := imageref.Validate(img); err != nil {
 		return "", err
 	}
 	return img, nil
