@@ -33,7 +33,8 @@ func (e *Executor) writeAhead(ctx context.Context, a domain.Action, res domain.R
 	}
 	holdForFault(faultHoldAfterIntent)
 	ctx = withLastAction(ctx, domain.LastAction{Action: a.Kind, User: e.Identity.User, Trigger: a.Trigger, Time: res.At.UTC(),
-		FromRevision: res.FromRevision, ToRevision: res.ToRevision, ID: intent.ID})
+		FromRevision: res.FromRevision, ToRevision: res.ToRevision, ID: intent.ID,
+		Host: intent.Host, FromImage: res.FromImage, ToImage: res.ToImage, Reason: domain.ShortReason(a.Reason)})
 	msg, actErr := run(ctx)
 	holdForFault(faultHoldBeforeOutcome)
 	if actErr != nil {
