@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsdeck/opsdeck/internal/sandbox"
+)
+
+// A guard that starts after another was killed with -9 (a standby that became leader, a
+// restart) knows from the last-action annotation alone that auto-guard already rolled the bad
+// revision back: it says so, by whom, when and why, and when the same bad image is deployed
+// again it holds it for a human instead of rolling back a second time. The early verdict is on
+// (the default): the bad image fails 30 % of its requests, so a guard without the hold would
+// act within seconds.
+func TestGuardHandoverHoldsFromAnnotation(t *testing.T) {
+	env, client, ns := guardedService(t, "web")
+	auditLog := filepath.Join(t.TempDir(), "audit.jsonl")
+	g := startKillableGuard(t, env, ns, auditLog)
+	setImage(t, client, ns, "web", "web:v2-bad")
+	sandbox.WaitFor(t, 90*time.Second, "the first guard to roll back web:v2-bad", func() (bool, string) {
+		return image(t, client, ns, "web") == "web:v1" && len(rollbacks(t, auditLog)) == 1, g.output()
+	})
+	if err := g.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-g.done
+	first := rollbacks(t, auditLog)[0]
+	host, _ := os.Hostname()
+
+	// A fresh guard, with empty memory, on the same namespace.
+	g2 := startKillableGuard(t, env, ns, auditLog)
+	want := "rolled back by auto-guard (pod " + host + ") at " + first.Time.UTC().Format("15:04")
+	sandbox.WaitFor(t, 30*time.Second, "the fresh guard to name the previous rollback", func() (bool, string) {
+		out := g2.output()
+		return strings.Contains(out, `"verdict":"held"`) && strings.Contains(out, want) && strings.Contains(out, "web:v2-bad"), out
+	})
+
+	// The same bad image deployed again (not through opsdeck, so the annotation stays): held.
+	setImage(t, client, ns, "web", "web:v2-bad")
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if img := image(t, client, ns, "web"); img != "web:v2-bad" {
+			t.Fatalf("the fresh guard changed web to %s:\n%s", img, g2.output())
+		}
+		time.Sleep(time.Second)
+	}
+	if rb := rollbacks(t, auditLog); len(rb) != 1 || rb[0].ID != first.ID {
+		t.Fatalf("%d rollbacks in the audit log, want only the first guard's: %+v", len(rb), rb)
+	}
+	if out := g2.output(); strings.Contains(out, `"msg":"rolled back"`) {
+		t.Fatalf("the fresh guard rolled back:\n%s", out)
+	}
+}
