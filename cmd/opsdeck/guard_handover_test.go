@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +31,17 @@ func TestGuardHandoverHoldsFromAnnotation(t *testing.T) {
 	<-g.done
 	first := rollbacks(t, auditLog)[0]
 	host, _ := os.Hostname()
+
+	// opsdeck status names it from the annotation alone.
+	r := opsdeck(t, nil, "--kubeconfig", env.Kubeconfig, "-n", ns, "--prometheus", env.PrometheusURL, "status", "-o", "json")
+	var doc Status
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Services) != 1 || doc.Services[0].LastAction == nil {
+		t.Fatalf("status -o json: %v\n%s%s", err, r.stdout, r.stderr)
+	}
+	if la := doc.Services[0].LastAction; la.By != "auto-guard (pod "+host+")" || la.Trigger != "guard" || la.FromImage != "web:v2-bad" ||
+		la.ToImage != "web:v1" || !la.Time.Equal(first.Time) && la.Time.Sub(first.Time).Abs() > 5*time.Second || !strings.Contains(la.Reason, "web:v2-bad") {
+		t.Errorf("status last_action %+v, want auto-guard's rollback (audit line %+v)", la, first)
+	}
 
 	// A fresh guard, with empty memory, on the same namespace.
 	g2 := startKillableGuard(t, env, ns, auditLog)
