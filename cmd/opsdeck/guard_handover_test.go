@@ -67,3 +67,46 @@ func TestGuardHandoverHoldsFromAnnotation(t *testing.T) {
 		t.Fatalf("the fresh guard rolled back:\n%s", out)
 	}
 }
+
+// With --leader-elect: the leader rolls the bad image back and is killed with -9; the standby
+// takes over with empty memory, names the leader's rollback from the annotation, and holds the
+// same bad image deployed again: one rollback in all.
+func TestGuardStandbyHoldsLeadersRollback(t *testing.T) {
+	env, client, ns := guardedService(t, "web")
+	logs := []string{filepath.Join(t.TempDir(), "a.jsonl"), filepath.Join(t.TempDir(), "b.jsonl")}
+	flags := []string{"--leader-elect", "--lease-duration", "4s"}
+	leader := startKillableGuardArgs(t, env, ns, logs[0], flags)
+	sandbox.WaitFor(t, 30*time.Second, "the first guard to lead", func() (bool, string) {
+		return strings.Contains(leader.output(), `"msg":"leading"`), leader.output()
+	})
+	standby := startKillableGuardArgs(t, env, ns, logs[1], flags)
+	sandbox.WaitFor(t, 30*time.Second, "the second guard to stand by", func() (bool, string) {
+		return strings.Contains(standby.output(), `"msg":"standby"`), standby.output()
+	})
+	setImage(t, client, ns, "web", "web:v2-bad")
+	sandbox.WaitFor(t, 90*time.Second, "the leader to roll back web:v2-bad", func() (bool, string) {
+		return image(t, client, ns, "web") == "web:v1" && len(rollbacks(t, logs[0])) == 1, leader.output()
+	})
+	if err := leader.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-leader.done
+	killed := time.Now()
+	sandbox.WaitFor(t, 30*time.Second, "the standby to lead and name the leader's rollback", func() (bool, string) {
+		out := standby.output()
+		return strings.Contains(out, `"msg":"leading"`) && strings.Contains(out, `"verdict":"held"`) &&
+			strings.Contains(out, "rolled back by auto-guard (pod "), out
+	})
+	t.Logf("leader killed to standby holding: %.1fs", time.Since(killed).Seconds())
+	setImage(t, client, ns, "web", "web:v2-bad")
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if img := image(t, client, ns, "web"); img != "web:v2-bad" {
+			t.Fatalf("the new leader changed web to %s:\n%s", img, standby.output())
+		}
+		time.Sleep(time.Second)
+	}
+	if n := len(rollbacks(t, logs...)); n != 1 {
+		t.Fatalf("%d rollbacks in all, want 1", n)
+	}
+}
