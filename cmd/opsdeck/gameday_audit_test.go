@@ -69,8 +69,15 @@ func (g *killableGuard) output() string {
 
 func startKillableGuard(t *testing.T, env *sandbox.Env, ns, auditLog string, extraEnv ...string) *killableGuard {
 	t.Helper()
+	return startKillableGuardArgs(t, env, ns, auditLog, nil, extraEnv...)
+}
+
+// startKillableGuardArgs is startKillableGuard with extra flags (e.g. --leader-elect).
+func startKillableGuardArgs(t *testing.T, env *sandbox.Env, ns, auditLog string, flags []string, extraEnv ...string) *killableGuard {
+	t.Helper()
 	g := &killableGuard{done: make(chan struct{})}
-	g.cmd = exec.Command(binary(t), "guard", "--kubeconfig", env.Kubeconfig, "-n", ns, "--prometheus", env.PrometheusURL, "--audit-log", auditLog)
+	args := append([]string{"guard", "--kubeconfig", env.Kubeconfig, "-n", ns, "--prometheus", env.PrometheusURL, "--audit-log", auditLog}, flags...)
+	g.cmd = exec.Command(binary(t), args...)
 	home := t.TempDir()
 	g.cmd.Env = append([]string{"HOME=" + home, "XDG_CONFIG_HOME=" + home, "PATH=" + os.Getenv("PATH")}, extraEnv...)
 	w := lockedWriter{&g.mu, &g.out}

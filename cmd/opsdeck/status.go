@@ -84,6 +84,22 @@ type ServiceStatus struct {
 	// Kind is Deployment or BlueGreen; BlueGreen then describes both colours.
 	Kind      domain.Kind      `json:"kind"`
 	BlueGreen *BlueGreenStatus `json:"blue_green,omitempty"`
+	// LastAction is the Deployment's opsdeck.io/last-action annotation: the last change opsdeck
+	// made, by whom (auto-guard and its pod, or a user), when and why.
+	LastAction *LastActionStatus `json:"last_action,omitempty"`
+}
+
+// LastActionStatus is ServiceStatus.LastAction.
+type LastActionStatus struct {
+	Action       domain.ActionKind `json:"action"`
+	By           string            `json:"by"`
+	Trigger      domain.Trigger    `json:"trigger"`
+	Time         time.Time         `json:"time"`
+	FromRevision int64             `json:"from_revision"`
+	ToRevision   int64             `json:"to_revision"`
+	FromImage    string            `json:"from_image,omitempty"`
+	ToImage      string            `json:"to_image,omitempty"`
+	Reason       string            `json:"reason,omitempty"`
 }
 
 // RevisionStatus is one revision in ServiceStatus.
@@ -134,6 +150,11 @@ func (o *statusOptions) Run(ctx context.Context) error {
 		if !s.RolloutStarted.IsZero() {
 			t := s.RolloutStarted
 			ss.RolloutStarted = &t
+		}
+		if l := s.LastAction; l != nil {
+			ss.LastAction = &LastActionStatus{Action: l.Action, By: safe.Text(l.Actor()), Trigger: l.Trigger, Time: l.Time,
+				FromRevision: l.FromRevision, ToRevision: l.ToRevision, FromImage: safe.Text(l.FromImage), ToImage: safe.Text(l.ToImage),
+				Reason: safe.Text(l.Reason)}
 		}
 		revs, _ := w.Revisions(s.Namespace, s.Name)
 		for _, r := range revs {

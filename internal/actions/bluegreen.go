@@ -317,7 +317,7 @@ func (e *Executor) planBlueGreen(a domain.Action, pair bluegreen.Pair, active do
 		if a.ToRevision > 0 {
 			return nil, fmt.Errorf("%s is blue-green: a rollback switches back to the other colour; --to-revision does not apply (use --to-snapshot ID for a saved state)", name)
 		}
-		if a.Trigger == domain.TriggerGuard {
+		if a.Trigger.ByGuard() {
 			p.eventType, p.eventReason = corev1.EventTypeWarning, AutoRollbackReason
 			p.eventOn = []runtime.Object{act}
 		}

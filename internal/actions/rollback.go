@@ -79,14 +79,14 @@ func planRollback(ctx context.Context, e *Executor, a domain.Action, d *appsv1.D
 	if cs := target.Spec.Template.Spec.Containers; len(cs) > 0 {
 		p.toImage = cs[0].Image
 	}
-	if a.Trigger == domain.TriggerGuard {
+	if a.Trigger.ByGuard() {
 		p.eventType, p.eventReason = corev1.EventTypeWarning, AutoRollbackReason
 	}
 	if sameTemplate(&target.Spec.Template, &d.Spec.Template) {
 		p.skip = fmt.Sprintf("skipped rollback: %s already runs the template of revision %d", a.Service, to)
 		return p, nil
 	}
-	if d.Spec.Paused && a.Trigger != domain.TriggerGuard {
+	if d.Spec.Paused && !a.Trigger.ByGuard() {
 		return nil, fmt.Errorf("%s is paused: resume it (p, or kubectl rollout resume) before rolling back", a.Service)
 	}
 	p.apply = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {

@@ -154,7 +154,7 @@ func planRestore(ctx context.Context, e *Executor, a domain.Action, d *appsv1.De
 	}
 	p := sameRevision(d, "update")
 	p.toImage = mainImage(saved)
-	if a.Trigger == domain.TriggerGuard {
+	if a.Trigger.ByGuard() {
 		p.eventType, p.eventReason = corev1.EventTypeWarning, AutoRollbackReason
 	}
 	if specMatches(d, saved) {
@@ -203,7 +203,7 @@ func (e *Executor) planBlueGreenRestore(a domain.Action, pair bluegreen.Pair, ac
 	p := &bgPlan{verb: "update", resource: "deployments"}
 	p.res.FromRevision, p.res.ToRevision = st.Revision, st.Revision
 	p.res.FromImage = mainImage(pair.Of(active))
-	if a.Trigger == domain.TriggerGuard {
+	if a.Trigger.ByGuard() {
 		p.eventType, p.eventReason = corev1.EventTypeWarning, AutoRollbackReason
 	}
 	type change struct{ cur, saved *appsv1.Deployment }

@@ -33,7 +33,8 @@ func (e *Executor) writeAhead(ctx context.Context, a domain.Action, res domain.R
 	}
 	holdForFault(faultHoldAfterIntent)
 	ctx = withLastAction(ctx, domain.LastAction{Action: a.Kind, User: e.Identity.User, Trigger: a.Trigger, Time: res.At.UTC(),
-		FromRevision: res.FromRevision, ToRevision: res.ToRevision, ID: intent.ID})
+		FromRevision: res.FromRevision, ToRevision: res.ToRevision, ID: intent.ID,
+		Host: intent.Host, FromImage: res.FromImage, ToImage: res.ToImage, Reason: domain.ShortReason(a.Reason)})
 	msg, actErr := run(ctx)
 	holdForFault(faultHoldBeforeOutcome)
 	if actErr != nil {
@@ -85,7 +86,7 @@ func (e *Executor) recordStoodDown(a domain.Action, res domain.Result, err error
 // guard that finds the same action done by someone else stands down; anyone else is told who.
 func (e *Executor) someoneElseActed(a domain.Action, annotations map[string]string, what string) error {
 	if l, ok := domain.ParseLastAction(annotations); ok {
-		if a.Trigger == domain.TriggerGuard && l.Action == a.Kind {
+		if a.Trigger.ByGuard() && l.Action == a.Kind {
 			return &domain.StoodDownError{By: l, What: what}
 		}
 		return fmt.Errorf("%w: %s: someone else acted (last: %s by %s); look again before retrying", domain.ErrConflict, what, l.Action, l.Who())
@@ -97,7 +98,7 @@ func (e *Executor) someoneElseActed(a domain.Action, annotations map[string]stri
 // to find specified revision": another guard rolled back and the revision was renumbered),
 // whether another process did the same action meanwhile; it then returns the stand-down.
 func (e *Executor) alreadyDone(ctx context.Context, a domain.Action, id string, err error) error {
-	if a.Trigger != domain.TriggerGuard {
+	if !a.Trigger.ByGuard() {
 		return nil
 	}
 	if !errors.Is(err, domain.ErrConflict) && !strings.Contains(err.Error(), "unable to find specified revision") {

@@ -145,6 +145,9 @@ func ServiceFrom(d *appsv1.Deployment, owned []*appsv1.ReplicaSet, podsByRS map[
 		})
 	}
 	s.Phase, s.Message = PhaseOf(d)
+	if l, ok := domain.ParseLastAction(d.Annotations); ok {
+		s.LastAction = &l
+	}
 
 	for _, rs := range owned {
 		if !metav1.IsControlledBy(rs, d) {

@@ -41,6 +41,10 @@ const (
 	TriggerAlert Trigger = "alert"
 )
 
+// ByGuard tells whether auto-guard acted, on its own rules or on an outside alert: its
+// rollbacks record a Warning AutoRollback event and stand down when another guard did the same.
+func (t Trigger) ByGuard() bool { return t == TriggerGuard || t == TriggerAlert }
+
 // Action is a request to change a service. Every key, CLI verb and guard decision becomes one.
 type Action struct {
 	Kind      ActionKind

@@ -65,6 +65,9 @@ type Service struct {
 	// scale-down deadline. The fields above then describe the active colour, Revision counts
 	// the switches, and ReplicaSets holds both colours' ReplicaSets.
 	BlueGreen *BlueGreen
+	// LastAction is the Deployment's opsdeck.io/last-action annotation, parsed; nil when it has
+	// none. A guard that starts (a standby that became leader) reads its holds from it.
+	LastAction *LastAction
 }
 
 // Key is namespace/name, unique across the watched namespaces.

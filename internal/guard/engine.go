@@ -63,6 +63,10 @@ type track struct {
 	pending *Decision
 	heldRS  string
 	heldMsg string
+	// rolledBack are the ReplicaSets auto-guard rolled back, with the hold's message: deployed
+	// again, such a revision is held for a human, not judged and rolled back a second time. A
+	// guard that starts reads them from the last-action annotation (seed).
+	rolledBack map[string]string
 	// conflicts counts the decisions in a row that ended in a conflict.
 	conflicts int
 }
@@ -104,6 +108,7 @@ func (e *Engine) Done(d Decision, err error, conflict bool) {
 	case err == nil:
 		t.conflicts = 0
 		t.heldRS, t.heldMsg = d.ToRS, "rolled back: "+d.Reason
+		t.rolledBack[d.FromRS] = "rolled back by auto-guard: " + d.Reason
 	case conflict:
 		t.conflicts++
 		if t.conflicts >= maxConflicts {
@@ -137,8 +142,10 @@ func (e *Engine) Clear(key string) {
 func (e *Engine) track(svc domain.Service, now time.Time) *track {
 	t := e.tracks[svc.Key()]
 	if t == nil {
-		t = &track{knownGood: map[string]bool{}, rejected: map[string]bool{}, breachSince: map[domain.Metric]time.Time{}}
+		t = &track{knownGood: map[string]bool{}, rejected: map[string]bool{}, breachSince: map[domain.Metric]time.Time{},
+			rolledBack: map[string]string{}}
 		e.tracks[svc.Key()] = t
+		t.seed(svc)
 		// A revision that has been rolled out for longer than StableAfter when first seen has
 		// proven itself, as far as anyone watching can tell.
 		if svc.Phase == domain.PhaseComplete && !svc.RolloutStarted.IsZero() && now.Sub(svc.RolloutStarted) >= e.cfg.StableAfter {
@@ -148,6 +155,49 @@ func (e *Engine) track(svc domain.Service, now time.Time) *track {
 		}
 	}
 	return t
+}
+
+// seed reads what a guard that ran before did to svc from its last-action annotation, so that
+// a guard that starts (a standby that became leader, a restart) acts at most once, from what
+// the cluster says: the ReplicaSet auto-guard rolled back is rejected as a target and, if it is
+// (or becomes) current again, held with the original reason; the revision it rolled back to is
+// held as the guard that acted would hold it, until a new deploy.
+func (t *track) seed(svc domain.Service) {
+	l := svc.LastAction
+	if l == nil || !l.ByGuard() || svc.BlueGreen != nil {
+		return
+	}
+	msg := "rolled back by " + l.Actor() + " at " + l.Time.UTC().Format("15:04:05 MST")
+	if l.Reason != "" {
+		msg += ": " + l.Reason
+	}
+	bad, found := domain.ReplicaSet{}, false
+	// The rolled-back ReplicaSet keeps its revision until it is deployed again; then only its
+	// image says which it is.
+	for _, rs := range svc.ReplicaSets {
+		if rs.Revision == l.FromRevision && (l.FromImage == "" || rs.Image == l.FromImage) {
+			bad, found = rs, true
+			break
+		}
+	}
+	for _, rs := range svc.ReplicaSets {
+		if !found && l.FromImage != "" && rs.Image == l.FromImage {
+			bad, found = rs, true
+		}
+	}
+	if found {
+		t.rejected[bad.Name] = true
+		t.rolledBack[bad.Name] = msg
+	}
+	cur, ok := svc.NewReplicaSet()
+	switch {
+	case !ok:
+	case found && cur.Name == bad.Name:
+		t.heldRS, t.heldMsg = cur.Name, msg
+	case !cur.Created.After(l.Time) && (l.ToImage == "" || cur.Image == l.ToImage):
+		// The revision rolled back to (it existed before the rollback): no later deploy.
+		t.heldRS, t.heldMsg = cur.Name, msg
+	}
 }
 
 func (e *Engine) evaluate(now time.Time, svc domain.Service, f domain.MetricsFrame) (Status, *Decision) {
@@ -161,7 +211,9 @@ func (e *Engine) evaluate(now time.Time, svc domain.Service, f domain.MetricsFra
 	if newRS.Name != t.currentRS {
 		// A new revision is current: a deploy, a rollback or a human's undo. Only the revision
 		// the guard rolled back to stays held.
-		if newRS.Name != t.heldRS {
+		if msg, ok := t.rolledBack[newRS.Name]; ok {
+			t.heldRS, t.heldMsg = newRS.Name, msg
+		} else if newRS.Name != t.heldRS {
 			t.heldRS, t.heldMsg = "", ""
 		}
 		t.currentRS, t.cleanSince = newRS.Name, now

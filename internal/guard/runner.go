@@ -48,6 +48,14 @@ type Runner struct {
 	// released are the services a human cleared since the last round (Release).
 	mu       sync.Mutex
 	released []string
+	// latest is the newest synced cluster state Run received, for Signal; running is set
+	// while Run judges (a standby runs no Runner, or one whose Run has returned).
+	latest  domain.ClusterState
+	running bool
+
+	// judging serialises the engine between rounds and outside signals: the engine is not
+	// safe for concurrent use, and a signal must see the decisions of the round before it.
+	judging sync.Mutex
 
 	// counts keeps the per-pod counters of the early verdict between rounds.
 	counts *counterBook
@@ -100,6 +108,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	states := r.Backend.Watch(ctx)
 	var latest domain.ClusterState
+	r.setRunning(true)
+	defer r.setRunning(false)
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	previous := map[string]Verdict{}
@@ -112,6 +122,11 @@ func (r *Runner) Run(ctx context.Context) error {
 				return nil
 			}
 			latest = st
+			if st.Synced {
+				r.mu.Lock()
+				r.latest = st
+				r.mu.Unlock()
+			}
 			continue
 		case <-ticker.C:
 		}
@@ -154,6 +169,8 @@ func (r *Runner) Run(ctx context.Context) error {
 // Round runs one evaluation against a cluster state: it reads a metrics frame, judges every
 // service and executes the decisions.
 func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
+	r.judging.Lock()
+	defer r.judging.Unlock()
 	r.mu.Lock()
 	for _, key := range r.released {
 		r.Engine.Clear(key)

@@ -63,6 +63,9 @@ type Decision struct {
 	ToColor domain.Color
 	// Reason says why, with the rule, the measured values, the threshold and the target.
 	Reason string
+	// Trigger is domain.TriggerAlert for a rollback on an outside signal; empty means the
+	// guard's own rules (domain.TriggerGuard).
+	Trigger domain.Trigger
 }
 
 // Action is the executor request for the decision. ExpectRevision makes a second guard (or a
@@ -72,6 +75,9 @@ func (d Decision) Action() domain.Action {
 		Kind: domain.ActionRollback, Namespace: d.Service.Namespace, Service: d.Service.Name,
 		Trigger: domain.TriggerGuard, ToRevision: d.ToRevision, ExpectRevision: d.FromRevision,
 		Reason: d.Reason,
+	}
+	if d.Trigger != "" {
+		a.Trigger = d.Trigger
 	}
 	if d.ToColor != "" {
 		// A blue-green rollback switches to that colour; revisions are the Service's.
