@@ -172,9 +172,6 @@ type Guard struct {
 	CrashRestarts int `json:"crash_restarts"`
 	// Early is the early verdict on the 5xx and latency rules, from counted requests.
 	Early Early `json:"early"`
-	// AlertLabels are the labels of an outside alert (an Alertmanager notification) that name
-	// the service it is about, the first one present wins (guard.ServiceFromLabels).
-	AlertLabels []string `json:"alert_labels"`
 }
 
 // Early configures the early verdict: a rollback rule on the 5xx ratio or on p99 latency is
@@ -236,7 +233,6 @@ func Default() Config {
 				Confidence:  1 - 1e-9,
 				MinRequests: 50,
 			},
-			AlertLabels: []string{"service", "deployment", "app"},
 		},
 		BlueGreen: BlueGreen{
 			Preview:        D(0),

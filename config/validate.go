@@ -123,14 +123,6 @@ func (c Config) Validate() []error {
 	if c.Guard.Early.MinRequests < 1 {
 		add("guard.early.min_requests", "must be at least 1, not %d", c.Guard.Early.MinRequests)
 	}
-	if len(c.Guard.AlertLabels) == 0 {
-		add("guard.alert_labels", "must name at least one label, such as [service, deployment, app]")
-	}
-	for i, l := range c.Guard.AlertLabels {
-		if strings.TrimSpace(l) == "" {
-			add(fmt.Sprintf("guard.alert_labels[%d]", i), "must not be empty")
-		}
-	}
 
 	if c.BlueGreen.Preview.Duration < 0 {
 		add("blue_green.preview", "must not be negative")

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/safe"
 )
 
 func (r *Runner) setRunning(on bool) {
@@ -83,9 +84,9 @@ func (r *Runner) signal(ctx context.Context, s Signal) (SignalResult, *Outcome) 
 	r.Engine.Done(*d, o.Err, errors.Is(o.Err, domain.ErrConflict))
 	if o.Err != nil {
 		res.Acted = false
-		res.Message = "not rolled back: " + oneLineText(o.Err.Error())
+		res.Message = "not rolled back: " + safe.OneLine(o.Err.Error())
 		if errors.Is(o.Err, domain.ErrConflict) {
-			res.Message = "stood down: " + oneLineText(o.Err.Error())
+			res.Message = "stood down: " + safe.OneLine(o.Err.Error())
 		}
 		return res, &o
 	}

@@ -2,7 +2,7 @@ package guard
 
 import (
 	"fmt"
-	"strings"
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"time"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
@@ -25,29 +25,11 @@ type SignalResult struct {
 	Message string
 }
 
-// DefaultAlertLabels are the labels that name a service in an outside alert, the first present
-// winning, when the configuration gives none (guard.alert_labels).
-var DefaultAlertLabels = []string{"service", "deployment", "app"}
-
-// ServiceFromLabels is the service an alert's labels name: the value of the first of names
-// present and not empty (DefaultAlertLabels when names is empty); "" when none is.
-func ServiceFromLabels(labels map[string]string, names []string) string {
-	if len(names) == 0 {
-		names = DefaultAlertLabels
-	}
-	for _, n := range names {
-		if v := strings.TrimSpace(labels[n]); v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 // reason is the signal as a rollback's reason: "alert NAME: SUMMARY".
 func (s Signal) reason() string {
 	r := "alert " + s.Name
 	if s.Summary != "" {
-		r += ": " + oneLineText(s.Summary)
+		r += ": " + domain.ShortReason(safe.OneLine(s.Summary))
 	}
 	return r
 }
@@ -108,13 +90,4 @@ func (e *Engine) Signal(now time.Time, svc domain.Service, found bool, s Signal)
 	}
 	d.Trigger = domain.TriggerAlert
 	return d, SignalResult{Acted: true, Message: fmt.Sprintf("rolled back %s rev %d -> %d: %s", s.Service, d.FromRevision, d.ToRevision, s.reason())}
-}
-
-// oneLineText folds a multi-line alert summary into one line, bounded.
-func oneLineText(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 200 {
-		s = s[:197] + "..."
-	}
-	return s
 }

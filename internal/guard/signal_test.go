@@ -86,22 +86,3 @@ func TestEngineSignalAtMostOnce(t *testing.T) {
 	}
 }
 
-func TestServiceFromLabels(t *testing.T) {
-	cases := []struct {
-		labels map[string]string
-		names  []string
-		want   string
-	}{
-		{map[string]string{"service": "order-service", "app": "shop"}, nil, "order-service"},
-		{map[string]string{"app": "cart", "deployment": "cart-v2"}, nil, "cart-v2"},
-		{map[string]string{"app": "cart"}, nil, "cart"},
-		{map[string]string{"service": " ", "app": "cart"}, nil, "cart"},
-		{map[string]string{"job": "x"}, nil, ""},
-		{map[string]string{"app": "cart", "svc": "order"}, []string{"svc", "app"}, "order"},
-	}
-	for _, tc := range cases {
-		if got := ServiceFromLabels(tc.labels, tc.names); got != tc.want {
-			t.Errorf("ServiceFromLabels(%v, %v) = %q, want %q", tc.labels, tc.names, got, tc.want)
-		}
-	}
-}

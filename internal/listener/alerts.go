@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -20,10 +21,10 @@ type alertmanagerMessage struct {
 	} `json:"alerts"`
 }
 
-// ServiceFromLabels returns the value of the first of names present in labels.
+// ServiceFromLabels returns the value of the first of names present and not blank in labels.
 func ServiceFromLabels(labels map[string]string, names []string) string {
 	for _, n := range names {
-		if v := labels[n]; v != "" {
+		if v := strings.TrimSpace(labels[n]); v != "" {
 			return v
 		}
 	}

@@ -268,3 +268,23 @@ func TestDeliveriesBoundedWithTTL(t *testing.T) {
 		t.Error("an id past its TTL is still remembered")
 	}
 }
+
+// The first configured label present and not blank names the service.
+func TestServiceFromLabels(t *testing.T) {
+	names := []string{"service", "deployment", "app"}
+	for _, tc := range []struct {
+		labels map[string]string
+		names  []string
+		want   string
+	}{
+		{map[string]string{"service": "order-service", "app": "shop"}, names, "order-service"},
+		{map[string]string{"app": "cart", "deployment": "cart-v2"}, names, "cart-v2"},
+		{map[string]string{"service": " ", "app": "cart"}, names, "cart"},
+		{map[string]string{"job": "x"}, names, ""},
+		{map[string]string{"app": "cart", "svc": "order"}, []string{"svc", "app"}, "order"},
+	} {
+		if got := ServiceFromLabels(tc.labels, tc.names); got != tc.want {
+			t.Errorf("ServiceFromLabels(%v, %v) = %q, want %q", tc.labels, tc.names, got, tc.want)
+		}
+	}
+}
