@@ -94,7 +94,9 @@ func (r *Reconciler) one(ctx context.Context, d *appsv1.Deployment, p *Pending) 
 		if mainImage(d) == p.Image {
 			// It deployed and died before clearing: only clear.
 			_, err := patchAnnotation(ctx, r.Client, d.Namespace, d.Name, AnnotationPending, nil, d.ResourceVersion)
-			r.logf("%s/%s already runs %s: cleared the stale claim of %s", d.Namespace, d.Name, p.Image, p.ClaimedBy)
+			if err == nil {
+				r.logf("%s/%s already runs %s: cleared the stale claim of %s", d.Namespace, d.Name, p.Image, p.ClaimedBy)
+			}
 			return false, ignoreConflict(err)
 		}
 	} else {
@@ -114,7 +116,9 @@ func (r *Reconciler) one(ctx context.Context, d *appsv1.Deployment, p *Pending) 
 		dec := Judge(pol, p.Trigger, p.Image, domain.ImageTag(mainImage(d)), p.NotBefore, freeze, approved, false, now)
 		if dec.State == "skipped" {
 			_, err := patchAnnotation(ctx, r.Client, d.Namespace, d.Name, AnnotationPending, nil, d.ResourceVersion)
-			r.logf("%s/%s: dropped pending %s: %s", d.Namespace, d.Name, p.Image, dec.Message)
+			if err == nil {
+				r.logf("%s/%s: dropped pending %s: %s", d.Namespace, d.Name, p.Image, dec.Message)
+			}
 			return false, ignoreConflict(err)
 		}
 		if dec.State != "started" {
