@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/release"
 )
 
 //go:embed default.yaml
@@ -33,6 +34,10 @@ type Config struct {
 	Notify    Notify    `json:"notify"`
 	// Keys binds console actions to keys; see KeyActions.
 	Keys map[string][]string `json:"keys"`
+	// Policies says which triggers, tags and windows may deploy each service, and whether an
+	// automated deploy needs approval (a default and per-service entries; Deployment
+	// annotations opsdeck.io/... override them).
+	Policies release.PolicyConfig `json:"policies"`
 }
 
 // Prometheus says where and how to reach Prometheus.
