@@ -73,6 +73,9 @@ type liveParts struct {
 	backend  *live.Backend
 	conn     *cluster.Conn
 	recorder *actions.EventRecorder
+	// watcher and exec are the backend's, for the pending deploys' reconciler.
+	watcher *cluster.Watcher
+	exec    *actions.Executor
 	// scrape is Prometheus' scrape interval (0 when unknown): refreshes and guard rounds
 	// never come faster, as they would read the same samples again.
 	scrape time.Duration
@@ -103,7 +106,7 @@ func (g *globals) liveBackend(ctx context.Context, cfg config.Config, shareFrame
 	if err != nil {
 		return nil, err
 	}
-	parts := &liveParts{conn: conn, recorder: rec}
+	parts := &liveParts{conn: conn, recorder: rec, watcher: w, exec: exec}
 	exec.BlueGreen = blueGreenSettings(cfg)
 	opts := live.Options{Identity: conn.Identity, Watcher: w, Executor: exec, Clock: domain.SystemClock{},
 		Thresholds: cfg.ThresholdSet(), NoReconcile: g.observeOnly, ReconcileWhile: g.reconcileWhile, ShareFrames: shareFrames}

@@ -518,3 +518,16 @@ func oneLine(s string) string {
 	}
 	return s
 }
+
+// Deployments lists every watched Deployment from the cache (never from the API): the pending
+// deploys' reconciler reads them on each tick.
+func (w *Watcher) Deployments() []*appsv1.Deployment {
+	var out []*appsv1.Deployment
+	for _, s := range w.sets {
+		ds, err := s.deploys.List(w.selector)
+		if err == nil {
+			out = append(out, ds...)
+		}
+	}
+	return out
+}

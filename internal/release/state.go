@@ -159,15 +159,20 @@ func SetNamespaceFreeze(ctx context.Context, c kubernetes.Interface, ns string, 
 		}
 		return err
 	}
-	b, _ := json.Marshal(f)
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: FreezeConfigMap, Namespace: ns,
-		Labels: map[string]string{"app.kubernetes.io/managed-by": "opsdeck"}},
-		Data: map[string]string{freezeKey: string(b)}}
+	cm := FreezeConfigMapFor(ns, *f)
 	_, err := cms.Create(ctx, cm, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
 	}
 	return err
+}
+
+// FreezeConfigMapFor is the opsdeck-freeze ConfigMap holding f.
+func FreezeConfigMapFor(ns string, f Freeze) *corev1.ConfigMap {
+	b, _ := json.Marshal(f)
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: FreezeConfigMap, Namespace: ns,
+		Labels: map[string]string{"app.kubernetes.io/managed-by": "opsdeck"}},
+		Data: map[string]string{freezeKey: string(b)}}
 }
 
 // NamespaceFreeze reads the namespace-wide freeze (nil when none).
