@@ -145,6 +145,7 @@ func ServiceFrom(d *appsv1.Deployment, owned []*appsv1.ReplicaSet, podsByRS map[
 		})
 	}
 	s.Phase, s.Message = PhaseOf(d)
+	s.Pending, s.Freeze = releaseState(d)
 
 	for _, rs := range owned {
 		if !metav1.IsControlledBy(rs, d) {

@@ -65,6 +65,10 @@ type Service struct {
 	// scale-down deadline. The fields above then describe the active colour, Revision counts
 	// the switches, and ReplicaSets holds both colours' ReplicaSets.
 	BlueGreen *BlueGreen
+	// Pending is the deploy waiting on the service (queued, scheduled, awaiting approval), if
+	// any; Freeze is the service's own freeze, if any (expired ones included: judge with Until).
+	Pending *PendingDeploy
+	Freeze  *FreezeInfo
 }
 
 // Key is namespace/name, unique across the watched namespaces.

@@ -466,6 +466,10 @@ func (m *Model) cell(s domain.Service, id colID) (string, *theme.Paint) {
 		if s.BlueGreen != nil {
 			return m.blueGreenCell(s)
 		}
+		if s.Pending != nil && s.Phase != domain.PhaseProgressing {
+			// A waiting deploy says more than "complete": what, and until when.
+			return s.Pending.Phase(time.Local), &m.paint.warn
+		}
 		return string(s.Phase), m.phaseStyle(s.Phase)
 	case colGuard:
 		if g, ok := m.guard[s.Key()]; ok && g != "" {
