@@ -329,8 +329,12 @@ func (m *Model) layout() {
 		return n
 	}
 	longest := 4
+	phaseWant := 11
 	for _, s := range m.all {
 		longest = max(longest, len(s.Name))
+		if s.Pending != nil {
+			phaseWant = max(phaseWant, min(len(s.Pending.Phase(time.Local)), 20))
+		}
 	}
 	// Drop columns the width cannot hold, least useful first; the revision goes before a
 	// name is cut.
@@ -355,7 +359,7 @@ func (m *Model) layout() {
 		}
 	}
 	grow(colName, longest+1) // +1 for the selection mark
-	grow(colPhase, 11)
+	grow(colPhase, phaseWant) // "scheduled v2 09:00" when a deploy waits
 	grow(colGuard, 10) // "breach 12s": the countdown must stay readable
 	grow(colTag, 12)
 	grow(colRev, 4)
