@@ -358,9 +358,9 @@ func (m *Model) layout() {
 			}
 		}
 	}
-	grow(colName, longest+1) // +1 for the selection mark
+	grow(colName, longest+1)  // +1 for the selection mark
 	grow(colPhase, phaseWant) // "scheduled v2 09:00" when a deploy waits
-	grow(colGuard, 10) // "breach 12s": the countdown must stay readable
+	grow(colGuard, 10)        // "breach 12s": the countdown must stay readable
 	grow(colTag, 12)
 	grow(colRev, 4)
 	grow(colName, 48)
