@@ -51,6 +51,11 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 		go cg.watchLeader(ctx, lb.conn.Client, lb.conn.Namespace)
 	}
 	go cg.run(ctx)
+	if !g.readOnly {
+		// Pending deploys too are performed only while auto-guard is on here and no guard
+		// leader holds the namespace; the console's screen is no place for their log lines.
+		go pendingReconciler(cfg, lb, cg.runner.Enabled, nil).Run(ctx, pendingInterval)
+	}
 	err = app.Run(ctx, lb.backend, cg.options(opts))
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil // a signal asked us to quit
