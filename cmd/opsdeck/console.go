@@ -45,6 +45,16 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 	opts.Refresh = max(opts.Refresh, lb.scrape) // no faster than new samples arrive
 	opts.Timeline = g.consoleTimeline(cfg, lb)
 	opts.Logs = consoleLogs{r: podlogs.Reader{Client: lb.conn.Client}}
+	opts.Pending = func(ctx context.Context, verb, ns, svc string) (string, error) {
+		p, err := pendingVerb(ctx, verb, lb.conn.Client, ns, svc, lb.conn.Identity.User)
+		if err != nil {
+			return "", err
+		}
+		if err := g.auditNote(lb.conn, verb, svc, fmt.Sprintf("pending deploy of %s (%s, requested by %s)", p.Image, p.Trigger, p.RequestedBy)); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s: %s the waiting deploy of %s", svc, verb, p.Image), nil
+	}
 	cg := newConsoleGuard(cfg, lb.backend, lb.recorder, guardOn, g.readOnly)
 	cg.reportSettled(g.settled)
 	if !g.allNamespaces {

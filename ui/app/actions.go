@@ -23,6 +23,8 @@ const (
 	stageRevision
 	stageReplicas
 	stageConfirm
+	// stagePending is the confirmation of approve, cancel or run-now of a waiting deploy.
+	stagePending
 )
 
 // flow is the action being built by its dialogs.
@@ -34,6 +36,7 @@ type flow struct {
 	from, to  string // what the confirmation shows
 	revisions []domain.Revision
 	choices   []choice // the rollback picker's entries
+	verb      string   // stagePending: approve, cancel or run-now
 }
 
 // refuse is the one place that decides whether an action may start from a key.
@@ -277,6 +280,10 @@ func (m *Model) dialogKey(k tea.KeyPressMsg) tea.Cmd {
 		a := f.action
 		m.closeDialog()
 		return m.run(a)
+	case stagePending:
+		verb := f.verb
+		m.closeDialog()
+		return m.runPending(verb, svc)
 	}
 	return cmd
 }
@@ -320,4 +327,47 @@ func oneLine(s string) string {
 		s = s[:i]
 	}
 	return s
+}
+
+// pendingDoneMsg is the outcome of approve, cancel or run-now on a waiting deploy.
+type pendingDoneMsg struct {
+	msg string
+	err error
+}
+
+// beginPending asks to approve, cancel or run now the selected service's waiting deploy.
+func (m *Model) beginPending(verb string) tea.Cmd {
+	svc, ok := m.selected()
+	switch {
+	case !ok:
+		m.setStatus(verb+": no service selected", true)
+		return nil
+	case m.opts.ReadOnly:
+		m.setStatus(verb+": refused (read-only)", true)
+		return nil
+	case m.opts.Pending == nil:
+		m.setStatus(verb+": not available here", true)
+		return nil
+	case svc.Pending == nil:
+		m.setStatus(svc.Name+" has no waiting deploy", true)
+		return nil
+	}
+	p := svc.Pending
+	title := map[string]string{"approve": "approve", "cancel": "cancel", "run-now": "run now"}[verb]
+	lines := []string{fmt.Sprintf("%s -> %s (%s, %s)", svc.Tag(), domain.ImageTag(p.Image), p.State, p.Trigger)}
+	if p.RequestedBy != "" {
+		lines = append(lines, "requested by "+p.RequestedBy)
+	}
+	m.flow = flow{svc: svc, stage: stagePending, verb: verb, action: domain.Action{Kind: domain.ActionKind(verb), Service: svc.Name}}
+	m.open(dialog.NewConfirm(m.theme, m.keys, title+" the waiting deploy of "+svc.Name+"?", lines))
+	return nil
+}
+
+func (m *Model) runPending(verb string, svc domain.Service) tea.Cmd {
+	hook, ctx := m.opts.Pending, m.ctx
+	m.setStatus(verb+" "+svc.Name+"…", false)
+	return func() tea.Msg {
+		msg, err := hook(ctx, verb, svc.Namespace, svc.Name)
+		return pendingDoneMsg{msg: msg, err: err}
+	}
 }
