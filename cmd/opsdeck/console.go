@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/opsdeck/opsdeck/config"
@@ -45,6 +46,11 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 	opts.Refresh = max(opts.Refresh, lb.scrape) // no faster than new samples arrive
 	opts.Timeline = g.consoleTimeline(cfg, lb)
 	opts.Logs = consoleLogs{r: podlogs.Reader{Client: lb.conn.Client}}
+	if !g.allNamespaces {
+		var nsFreeze atomic.Pointer[domain.FreezeInfo]
+		go pollNamespaceFreeze(ctx, lb, &nsFreeze)
+		opts.Freeze = nsFreeze.Load
+	}
 	opts.Pending = func(ctx context.Context, verb, ns, svc string) (string, error) {
 		p, err := pendingVerb(ctx, verb, lb.conn.Client, ns, svc, lb.conn.Identity.User)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/opsdeck/opsdeck/config"
+	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/release"
 )
 
@@ -53,5 +55,32 @@ func pendingReconciler(cfg config.Config, lb *liveParts, while func() bool, logf
 			return cm
 		},
 		Log: logf,
+	}
+}
+
+// freezePoll is how often the console reads its namespace's opsdeck-freeze ConfigMap for the
+// header: one GET of one object.
+const freezePoll = 5 * time.Second
+
+// pollNamespaceFreeze keeps the namespace's freeze in out until ctx ends.
+func pollNamespaceFreeze(ctx context.Context, lb *liveParts, out *atomic.Pointer[domain.FreezeInfo]) {
+	t := time.NewTicker(freezePoll)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, freezePoll)
+		f, err := release.NamespaceFreeze(rctx, lb.conn.Client, lb.conn.Namespace)
+		cancel()
+		if err == nil {
+			if f == nil {
+				out.Store(nil)
+			} else {
+				out.Store(&domain.FreezeInfo{Scope: f.Scope, Until: f.Until, Reason: f.Reason, By: f.By})
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }

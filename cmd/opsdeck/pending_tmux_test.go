@@ -72,6 +72,14 @@ func TestE2ETmuxApprove(t *testing.T) {
 	if approvals != 1 || deploys != 1 {
 		t.Fatalf("%d approve and %d deploy lines, want 1 and 1", approvals, deploys)
 	}
+
+	// A namespace freeze shows in the header with its reason.
+	r := opsdeck(t, nil, "freeze", "--all", "--until", time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+		"--reason", "year end", "--kubeconfig", env.Kubeconfig, "-n", ns)
+	if r.code != 0 {
+		t.Fatalf("freeze --all: %d %s", r.code, r.stderr)
+	}
+	term.waitScreen("the header to show the freeze", 20*time.Second, has("FROZEN namespace until", ": year end"))
 }
 
 func metav1Patch() metav1.PatchOptions { return metav1.PatchOptions{} }
