@@ -80,6 +80,21 @@ func TestE2ETmuxApprove(t *testing.T) {
 		t.Fatalf("freeze --all: %d %s", r.code, r.stderr)
 	}
 	term.waitScreen("the header to show the freeze", 20*time.Second, has("FROZEN namespace until", ": year end"))
+
+	// A person's deploy during the freeze is asked once more, naming the freeze, then runs.
+	term.keys("d")
+	term.waitScreen("the deploy prompt", 10*time.Second, has("new image (now web:v1.1.0):"))
+	term.keys("C-u")
+	term.typeText("web:v1.2.0")
+	term.keys("Enter")
+	term.waitScreen("the freeze question", 10*time.Second, has("web is frozen: deploy anyway?", "namespace frozen until", "year end"))
+	term.keys("y")
+	term.waitScreen("the deploy confirmation", 10*time.Second, has("deploy web?", "web:v1.1.0 -> web:v1.2.0"))
+	term.keys("y")
+	sandbox.WaitFor(t, 30*time.Second, "the key's deploy during the freeze", func() (bool, string) {
+		img := image(t, client, ns, "web")
+		return img == "web:v1.2.0", img
+	})
 }
 
 func metav1Patch() metav1.PatchOptions { return metav1.PatchOptions{} }

@@ -23,6 +23,8 @@ const (
 	stageRevision
 	stageReplicas
 	stageConfirm
+	// stageFrozen is the extra question before a deploy's confirmation during a freeze.
+	stageFrozen
 	// stagePending is the confirmation of approve, cancel or run-now of a waiting deploy.
 	stagePending
 )
@@ -37,6 +39,8 @@ type flow struct {
 	revisions []domain.Revision
 	choices   []choice // the rollback picker's entries
 	verb      string   // stagePending: approve, cancel or run-now
+	// frozenLines are the deploy's confirmation lines, shown after the freeze's question.
+	frozenLines []string
 }
 
 // refuse is the one place that decides whether an action may start from a key.
@@ -241,8 +245,18 @@ func (m *Model) dialogKey(k tea.KeyPressMsg) tea.Cmd {
 			lines = append([]string{"container " + f.action.Container}, lines...)
 		}
 		lines = append(lines, blueGreenDeployLines(svc)...)
+		if fz := m.freezeOf(svc); fz != "" {
+			// A person may deploy during a freeze, but is asked once more, naming it.
+			f.stage = stageFrozen
+			f.frozenLines = lines
+			m.open(dialog.NewConfirm(m.theme, m.keys, svc.Name+" is frozen: deploy anyway?", []string{fz}))
+			return cmd
+		}
 		f.stage = stageConfirm
 		m.open(dialog.NewConfirm(m.theme, m.keys, "deploy "+svc.Name+"?", lines))
+	case stageFrozen:
+		f.stage = stageConfirm
+		m.open(dialog.NewConfirm(m.theme, m.keys, "deploy "+svc.Name+"?", f.frozenLines))
 	case stageRevision:
 		if c := f.choices[d.Index()]; c.rev == nil {
 			f.action.Snapshot = ""
@@ -370,4 +384,20 @@ func (m *Model) runPending(verb string, svc domain.Service) tea.Cmd {
 		msg, err := hook(ctx, verb, svc.Namespace, svc.Name)
 		return pendingDoneMsg{msg: msg, err: err}
 	}
+}
+
+// freezeOf names the freeze holding svc now (its own, else the namespace's), or "".
+func (m *Model) freezeOf(svc domain.Service) string {
+	at := func(f *domain.FreezeInfo, scope string) string {
+		return fmt.Sprintf("%s frozen until %s by %s: %s", scope, f.Until.Local().Format("Jan 2 15:04"), f.By, f.Reason)
+	}
+	if f := svc.Freeze; f != nil && m.now.Before(f.Until) {
+		return at(f, svc.Name)
+	}
+	if m.opts.Freeze != nil {
+		if f := m.opts.Freeze(); f != nil && m.now.Before(f.Until) {
+			return at(f, "namespace")
+		}
+	}
+	return ""
 }
