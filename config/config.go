@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/release"
 )
 
 //go:embed default.yaml
@@ -37,6 +38,10 @@ type Config struct {
 	Listener Listener `json:"listener"`
 	// Triggers map a registry repository or a git repository to the services it deploys.
 	Triggers []Trigger `json:"triggers"`
+	// Policies says which triggers, tags and windows may deploy each service, and whether an
+	// automated deploy needs approval (a default and per-service entries; Deployment
+	// annotations opsdeck.io/... override them).
+	Policies release.PolicyConfig `json:"policies"`
 }
 
 // Listener configures the HTTP listener of `opsdeck guard --listen`. Secrets are read from

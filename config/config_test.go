@@ -30,7 +30,7 @@ func TestCheck(t *testing.T) {
 			"thresholds.errors.above: must be a number, not a string (\"high\")",
 		}},
 		{"unknown-field.yaml", []string{
-			"colour: unknown field (known: blue_green, guard, keys, listener, notify, prometheus, queries, refresh, services, thresholds, triggers)",
+			"colour: unknown field (known: blue_green, guard, keys, listener, notify, policies, prometheus, queries, refresh, services, thresholds, triggers)",
 			"prometheus.urll: unknown field (did you mean url?)",
 			"thresholds.errors.abvoe: unknown field (did you mean above?)",
 		}},

@@ -25,6 +25,9 @@ func (c Config) Validate() []error {
 	var errs []error
 	add := func(path, format string, args ...any) { errs = append(errs, problem(path, format, args...)) }
 
+	if err := c.Policies.Validate(); err != nil {
+		add("policies", "%v", err)
+	}
 	if c.Refresh.Duration < 100*time.Millisecond {
 		add("refresh", "must be at least 100ms, not %s", c.Refresh)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/opsdeck/opsdeck/config"
@@ -45,12 +46,32 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 	opts.Refresh = max(opts.Refresh, lb.scrape) // no faster than new samples arrive
 	opts.Timeline = g.consoleTimeline(cfg, lb)
 	opts.Logs = consoleLogs{r: podlogs.Reader{Client: lb.conn.Client}}
+	if !g.allNamespaces {
+		var nsFreeze atomic.Pointer[domain.FreezeInfo]
+		go pollNamespaceFreeze(ctx, lb, &nsFreeze)
+		opts.Freeze = nsFreeze.Load
+	}
+	opts.Pending = func(ctx context.Context, verb, ns, svc string) (string, error) {
+		p, err := pendingVerb(ctx, verb, lb.conn.Client, ns, svc, lb.conn.Identity.User)
+		if err != nil {
+			return "", err
+		}
+		if err := g.auditNote(lb.conn, verb, svc, fmt.Sprintf("pending deploy of %s (%s, requested by %s)", p.Image, p.Trigger, p.RequestedBy)); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s: %s the waiting deploy of %s", svc, verb, p.Image), nil
+	}
 	cg := newConsoleGuard(cfg, lb.backend, lb.recorder, guardOn, g.readOnly)
 	cg.reportSettled(g.settled)
 	if !g.allNamespaces {
 		go cg.watchLeader(ctx, lb.conn.Client, lb.conn.Namespace)
 	}
 	go cg.run(ctx)
+	if !g.readOnly {
+		// Pending deploys too are performed only while auto-guard is on here and no guard
+		// leader holds the namespace; the console's screen is no place for their log lines.
+		go pendingReconciler(cfg, lb, cg.runner.Enabled, nil).Run(ctx, pendingInterval)
+	}
 	err = app.Run(ctx, lb.backend, cg.options(opts))
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil // a signal asked us to quit
@@ -73,8 +94,9 @@ type liveParts struct {
 	backend  *live.Backend
 	conn     *cluster.Conn
 	recorder *actions.EventRecorder
-	// exec performs actions; the listener of `guard --listen` uses it too.
-	exec *actions.Executor
+	// watcher and exec are the backend's, for the pending deploys' reconciler.
+	watcher *cluster.Watcher
+	exec    *actions.Executor
 	// scrape is Prometheus' scrape interval (0 when unknown): refreshes and guard rounds
 	// never come faster, as they would read the same samples again.
 	scrape time.Duration
@@ -105,7 +127,7 @@ func (g *globals) liveBackend(ctx context.Context, cfg config.Config, shareFrame
 	if err != nil {
 		return nil, err
 	}
-	parts := &liveParts{conn: conn, recorder: rec, exec: exec}
+	parts := &liveParts{conn: conn, recorder: rec, watcher: w, exec: exec}
 	exec.BlueGreen = blueGreenSettings(cfg)
 	opts := live.Options{Identity: conn.Identity, Watcher: w, Executor: exec, Clock: domain.SystemClock{},
 		Thresholds: cfg.ThresholdSet(), NoReconcile: g.observeOnly, ReconcileWhile: g.reconcileWhile, ShareFrames: shareFrames}

@@ -161,6 +161,14 @@ func runGuard(ctx context.Context, g *globals, o guardOptions) error {
 		// Runs last: the guard below has stopped; requests in flight finish first.
 		defer stop()
 	}
+	if !dryRun {
+		var while func() bool
+		if o.leaderElect {
+			while = leading.Load
+		}
+		rec := pendingReconciler(cfg, lb, while, func(s string) { log.Info(s) })
+		go rec.Run(ctx, pendingInterval)
+	}
 	attrs := []any{"context", lb.conn.Identity.Context, "user", lb.conn.Identity.User,
 		"namespaces", lb.conn.Identity.Namespaces, "dry_run", dryRun,
 		"window", cfg.Guard.Window.String(), "stable_after", cfg.Guard.StableAfter.String()}

@@ -147,6 +147,9 @@ and deploys, rolls back and guards them from the keyboard. Without a command it 
 		newVersionCmd(g),
 		newTimelineCmd(g),
 		newLogsCmd(g),
+		newFreezeCmd(g),
+		newUnfreezeCmd(g),
+		newApproveCmd(g),
 	)
 	return root
 }

@@ -148,6 +148,7 @@ func ServiceFrom(d *appsv1.Deployment, owned []*appsv1.ReplicaSet, podsByRS map[
 	if l, ok := domain.ParseLastAction(d.Annotations); ok {
 		s.LastAction = &l
 	}
+	s.Pending, s.Freeze = releaseState(d)
 
 	for _, rs := range owned {
 		if !metav1.IsControlledBy(rs, d) {

@@ -510,3 +510,16 @@ func (w *Watcher) setsFor(namespace string) []*nsInformers {
 	}
 	return nil
 }
+
+// Deployments lists every watched Deployment from the cache (never from the API): the pending
+// deploys' reconciler reads them on each tick.
+func (w *Watcher) Deployments() []*appsv1.Deployment {
+	var out []*appsv1.Deployment
+	for _, s := range w.sets {
+		ds, err := s.deploys.List(w.selector)
+		if err == nil {
+			out = append(out, ds...)
+		}
+	}
+	return out
+}

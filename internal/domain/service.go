@@ -68,6 +68,10 @@ type Service struct {
 	// LastAction is the Deployment's opsdeck.io/last-action annotation, parsed; nil when it has
 	// none. A guard that starts (a standby that became leader) reads its holds from it.
 	LastAction *LastAction
+	// Pending is the deploy waiting on the service (queued, scheduled, awaiting approval), if
+	// any; Freeze is the service's own freeze, if any (expired ones included: judge with Until).
+	Pending *PendingDeploy
+	Freeze  *FreezeInfo
 }
 
 // Key is namespace/name, unique across the watched namespaces.

@@ -85,4 +85,3 @@ func TestEngineSignalAtMostOnce(t *testing.T) {
 		t.Fatalf("signal after a failed rollback: %+v", res)
 	}
 }
-

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opsdeck/opsdeck/internal/imageref"
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/imageref"
 )
 
 // Signature headers: GitHub's, and opsdeck's own for registries and generic senders. Both

@@ -23,6 +23,10 @@ const (
 	stageRevision
 	stageReplicas
 	stageConfirm
+	// stageFrozen is the extra question before a deploy's confirmation during a freeze.
+	stageFrozen
+	// stagePending is the confirmation of approve, cancel or run-now of a waiting deploy.
+	stagePending
 )
 
 // flow is the action being built by its dialogs.
@@ -34,6 +38,9 @@ type flow struct {
 	from, to  string // what the confirmation shows
 	revisions []domain.Revision
 	choices   []choice // the rollback picker's entries
+	verb      string   // stagePending: approve, cancel or run-now
+	// frozenLines are the deploy's confirmation lines, shown after the freeze's question.
+	frozenLines []string
 }
 
 // refuse is the one place that decides whether an action may start from a key.
@@ -238,8 +245,18 @@ func (m *Model) dialogKey(k tea.KeyPressMsg) tea.Cmd {
 			lines = append([]string{"container " + f.action.Container}, lines...)
 		}
 		lines = append(lines, blueGreenDeployLines(svc)...)
+		if fz := m.freezeOf(svc); fz != "" {
+			// A person may deploy during a freeze, but is asked once more, naming it.
+			f.stage = stageFrozen
+			f.frozenLines = lines
+			m.open(dialog.NewConfirm(m.theme, m.keys, svc.Name+" is frozen: deploy anyway?", []string{fz}))
+			return cmd
+		}
 		f.stage = stageConfirm
 		m.open(dialog.NewConfirm(m.theme, m.keys, "deploy "+svc.Name+"?", lines))
+	case stageFrozen:
+		f.stage = stageConfirm
+		m.open(dialog.NewConfirm(m.theme, m.keys, "deploy "+svc.Name+"?", f.frozenLines))
 	case stageRevision:
 		if c := f.choices[d.Index()]; c.rev == nil {
 			f.action.Snapshot = ""
@@ -277,6 +294,10 @@ func (m *Model) dialogKey(k tea.KeyPressMsg) tea.Cmd {
 		a := f.action
 		m.closeDialog()
 		return m.run(a)
+	case stagePending:
+		verb := f.verb
+		m.closeDialog()
+		return m.runPending(verb, svc)
 	}
 	return cmd
 }
@@ -312,4 +333,63 @@ func (m *Model) actionDone(msg actionDoneMsg) tea.Cmd {
 		return m.askRevisions(svc, true)
 	}
 	return nil
+}
+
+// pendingDoneMsg is the outcome of approve, cancel or run-now on a waiting deploy.
+type pendingDoneMsg struct {
+	msg string
+	err error
+}
+
+// beginPending asks to approve, cancel or run now the selected service's waiting deploy.
+func (m *Model) beginPending(verb string) tea.Cmd {
+	svc, ok := m.selected()
+	switch {
+	case !ok:
+		m.setStatus(verb+": no service selected", true)
+		return nil
+	case m.opts.ReadOnly:
+		m.setStatus(verb+": refused (read-only)", true)
+		return nil
+	case m.opts.Pending == nil:
+		m.setStatus(verb+": not available here", true)
+		return nil
+	case svc.Pending == nil:
+		m.setStatus(svc.Name+" has no waiting deploy", true)
+		return nil
+	}
+	p := svc.Pending
+	title := map[string]string{"approve": "approve", "cancel": "cancel", "run-now": "run now"}[verb]
+	lines := []string{fmt.Sprintf("%s -> %s (%s, %s)", svc.Tag(), domain.ImageTag(p.Image), p.State, p.Trigger)}
+	if p.RequestedBy != "" {
+		lines = append(lines, "requested by "+p.RequestedBy)
+	}
+	m.flow = flow{svc: svc, stage: stagePending, verb: verb, action: domain.Action{Kind: domain.ActionKind(verb), Service: svc.Name}}
+	m.open(dialog.NewConfirm(m.theme, m.keys, title+" the waiting deploy of "+svc.Name+"?", lines))
+	return nil
+}
+
+func (m *Model) runPending(verb string, svc domain.Service) tea.Cmd {
+	hook, ctx := m.opts.Pending, m.ctx
+	m.setStatus(verb+" "+svc.Name+"…", false)
+	return func() tea.Msg {
+		msg, err := hook(ctx, verb, svc.Namespace, svc.Name)
+		return pendingDoneMsg{msg: msg, err: err}
+	}
+}
+
+// freezeOf names the freeze holding svc now (its own, else the namespace's), or "".
+func (m *Model) freezeOf(svc domain.Service) string {
+	at := func(f *domain.FreezeInfo, scope string) string {
+		return fmt.Sprintf("%s frozen until %s by %s: %s", scope, f.Until.Local().Format("Jan 2 15:04"), f.By, f.Reason)
+	}
+	if f := svc.Freeze; f != nil && m.now.Before(f.Until) {
+		return at(f, svc.Name)
+	}
+	if m.opts.Freeze != nil {
+		if f := m.opts.Freeze(); f != nil && m.now.Before(f.Until) {
+			return at(f, "namespace")
+		}
+	}
+	return ""
 }

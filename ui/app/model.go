@@ -240,6 +240,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.revisions[msg.key] = msg
 		cmds = append(cmds, m.revisionsArrived(msg))
 
+	case pendingDoneMsg:
+		if msg.err != nil {
+			m.setStatus(msg.err.Error(), true)
+		} else {
+			m.setStatus(msg.msg, false)
+		}
 	case actionDoneMsg:
 		cmds = append(cmds, m.actionDone(msg))
 
@@ -557,6 +563,12 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.beginRestart()
 	case key.Matches(k, km.Scale):
 		return m.beginScale()
+	case key.Matches(k, km.Approve):
+		return m.beginPending("approve")
+	case key.Matches(k, km.CancelPending):
+		return m.beginPending("cancel")
+	case key.Matches(k, km.RunNow):
+		return m.beginPending("run-now")
 	}
 	return nil
 }

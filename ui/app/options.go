@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"time"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
@@ -27,6 +28,12 @@ type Options struct {
 	// OnGuardRelease, when set, is called (from a command) with a service key when the user
 	// clears auto-guard's hold on that service: a human has looked at it.
 	OnGuardRelease func(key string)
+	// Pending, when set, acts on a service's waiting deploy: verb "approve", "cancel" or
+	// "run-now" (the A, x and N keys, after a confirmation). It returns a one-line message.
+	Pending func(ctx context.Context, verb, namespace, service string) (string, error)
+	// Freeze, when set, returns the namespace's active freeze for the header (cheap: it is
+	// read from memory, refreshed elsewhere).
+	Freeze func() *domain.FreezeInfo
 	// GuardOn is the auto-guard state at start.
 	GuardOn bool
 	// GuardUpdates, when set, delivers auto-guard's rounds: the GUARD column, and its

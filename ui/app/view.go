@@ -37,6 +37,7 @@ type headerKey struct {
 	readOnly   bool
 	themePlain bool
 	offScreen  time.Duration
+	freeze     string
 }
 
 type titleKey struct {
@@ -240,7 +241,7 @@ func (m *Model) headerView() string {
 		errText = safe.Redact(safe.Text(m.frame.Err.Error()))
 	}
 	k := headerKey{m.width, m.now.Truncate(time.Second), m.haveState, m.state.API, m.haveFrame, errText, m.lastGood,
-		m.guardOn, m.guardLeader, m.guardText, m.opts.ReadOnly, m.theme.Plain, m.offScreenEvery()}
+		m.guardOn, m.guardLeader, m.guardText, m.opts.ReadOnly, m.theme.Plain, m.offScreenEvery(), m.freezeText()}
 	if m.cache.header == "" || m.cache.headerKey != k {
 		m.cache.headerKey, m.cache.header = k, header.View(m.theme, m.width, m.headerInfo())
 	}
@@ -262,7 +263,28 @@ func (m *Model) headerInfo() header.Info {
 		Now:         m.now,
 
 		OffScreenEvery: m.offScreenEvery(),
+		Freeze:         m.freezeText(),
 	}
+}
+
+// freezeText names the active freezes for the header: the namespace's (Options.Freeze), then
+// the services' own, "frozen until 09:00 by alice: black friday; payments until 12:00 by bob".
+func (m *Model) freezeText() string {
+	var parts []string
+	if m.opts.Freeze != nil {
+		if f := m.opts.Freeze(); f != nil && m.now.Before(f.Until) {
+			parts = append(parts, fmt.Sprintf("namespace until %s by %s: %s", f.Until.Local().Format("Jan 2 15:04"), f.By, f.Reason))
+		}
+	}
+	for _, s := range m.state.Services {
+		if f := s.Freeze; f != nil && m.now.Before(f.Until) {
+			parts = append(parts, fmt.Sprintf("%s until %s by %s: %s", s.Name, f.Until.Local().Format("Jan 2 15:04"), f.By, f.Reason))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "FROZEN " + strings.Join(parts, "; ")
 }
 
 // statusLine is the filter input while filtering, else a recent status message, else the

@@ -33,6 +33,10 @@ type KeyMap struct {
 	Confirm  key.Binding
 	Timeline key.Binding
 	Logs     key.Binding
+	// Approve, CancelPending and RunNow act on the selected service's waiting deploy.
+	Approve       key.Binding
+	CancelPending key.Binding
+	RunNow        key.Binding
 }
 
 // Default is the key map of the design: j/k or arrows, enter, tab, d r a p R s, / ? esc q y.
@@ -62,6 +66,10 @@ func Default() KeyMap {
 		Confirm:  b("y", "confirm", "y"),
 		Timeline: b("t", "timeline", "t"),
 		Logs:     b("l", "logs", "l"),
+
+		Approve:       b("A", "approve waiting deploy", "A"),
+		CancelPending: b("x", "cancel waiting deploy", "x"),
+		RunNow:        b("N", "run waiting deploy now", "N"),
 	}
 }
 
@@ -75,6 +83,7 @@ func (k *KeyMap) bindings() map[string]*key.Binding {
 		"filter": &k.Filter, "sort": &k.Sort, "help": &k.Help,
 		"cancel": &k.Cancel, "quit": &k.Quit, "confirm": &k.Confirm,
 		"timeline": &k.Timeline, "logs": &k.Logs,
+		"approve": &k.Approve, "cancel-pending": &k.CancelPending, "run-now": &k.RunNow,
 	}
 }
 
@@ -128,7 +137,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.Top, k.Bottom, k.NextPane, k.Details, k.Cancel},
-		{k.Deploy, k.Rollback, k.Pause, k.Restart, k.Scale, k.Confirm},
+		{k.Deploy, k.Rollback, k.Pause, k.Restart, k.Scale, k.Approve, k.CancelPending, k.RunNow, k.Confirm},
 		{k.Guard, k.Release, k.Timeline, k.Logs, k.Filter, k.Sort, k.Help, k.Quit},
 	}
 }

@@ -29,7 +29,9 @@ type Info struct {
 	GuardText   string // extra guard status, e.g. from the guard engine
 	GuardLeader string // the pod of a guard leader that guards the namespace instead of the console
 	ReadOnly    bool
-	Now         time.Time
+	// Freeze names the active freezes ("FROZEN namespace until ... by alice: reason"), or "".
+	Freeze string
+	Now    time.Time
 	// OffScreenEvery, when set, is how often rows neither on screen nor rolling out get new
 	// values (they are read in turn).
 	OffScreenEvery time.Duration
@@ -96,6 +98,9 @@ func View(t theme.Theme, width int, in Info) string {
 	line2 := api + sep + prom + sep + guard
 	if in.ReadOnly {
 		line2 += sep + t.Warn.Render("READ-ONLY")
+	}
+	if in.Freeze != "" {
+		line2 += sep + t.Warn.Render(safe.OneLine(in.Freeze))
 	}
 	return line1 + "\n" + format.Fit(line2, width)
 }

@@ -329,8 +329,12 @@ func (m *Model) layout() {
 		return n
 	}
 	longest := 4
+	phaseWant := 11
 	for _, s := range m.all {
 		longest = max(longest, len(s.Name))
+		if s.Pending != nil {
+			phaseWant = max(phaseWant, min(len(s.Pending.Phase(time.Local)), 20))
+		}
 	}
 	// Drop columns the width cannot hold, least useful first; the revision goes before a
 	// name is cut.
@@ -354,9 +358,9 @@ func (m *Model) layout() {
 			}
 		}
 	}
-	grow(colName, longest+1) // +1 for the selection mark
-	grow(colPhase, 11)
-	grow(colGuard, 10) // "breach 12s": the countdown must stay readable
+	grow(colName, longest+1)  // +1 for the selection mark
+	grow(colPhase, phaseWant) // "scheduled v2 09:00" when a deploy waits
+	grow(colGuard, 10)        // "breach 12s": the countdown must stay readable
 	grow(colTag, 12)
 	grow(colRev, 4)
 	grow(colName, 48)
@@ -465,6 +469,10 @@ func (m *Model) cell(s domain.Service, id colID) (string, *theme.Paint) {
 	case colPhase:
 		if s.BlueGreen != nil {
 			return m.blueGreenCell(s)
+		}
+		if s.Pending != nil && s.Phase != domain.PhaseProgressing {
+			// A waiting deploy says more than "complete": what, and until when.
+			return s.Pending.Phase(time.Local), &m.paint.warn
 		}
 		return string(s.Phase), m.phaseStyle(s.Phase)
 	case colGuard:
