@@ -45,15 +45,21 @@ func trimMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
 	}
 }
 
-// trimTemplate keeps a pod template's labels (the blue-green check matches them) and of each
-// container its name, image and resource requests (the CPU request scales CPU to cores).
-func trimTemplate(t corev1.PodTemplateSpec) corev1.PodTemplateSpec {
-	out := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: t.Labels}}
+// trimTemplate keeps of each container of a pod template its name and image; full (a
+// Deployment's) also keeps the template's labels (the blue-green check matches them) and the
+// containers' resource requests (the CPU request scales CPU to cores).
+func trimTemplate(t corev1.PodTemplateSpec, full bool) corev1.PodTemplateSpec {
+	var out corev1.PodTemplateSpec
+	if full {
+		out.Labels = t.Labels
+	}
 	if t.Spec.Containers != nil {
 		out.Spec.Containers = make([]corev1.Container, len(t.Spec.Containers))
 		for i, c := range t.Spec.Containers {
-			out.Spec.Containers[i] = corev1.Container{Name: c.Name, Image: c.Image,
-				Resources: corev1.ResourceRequirements{Requests: c.Resources.Requests}}
+			out.Spec.Containers[i] = corev1.Container{Name: c.Name, Image: c.Image}
+			if full {
+				out.Spec.Containers[i].Resources.Requests = c.Resources.Requests
+			}
 		}
 	}
 	return out
@@ -103,14 +109,14 @@ func trimStatuses(in []corev1.ContainerStatus) []corev1.ContainerStatus {
 }
 
 // trimReplicaSet keeps what ReplicaSetFrom and RevisionsFrom read: replicas, selector, the
-// template's containers, and the status counts.
+// template's containers' names and images, and the status counts.
 func trimReplicaSet(rs *appsv1.ReplicaSet) *appsv1.ReplicaSet {
 	return &appsv1.ReplicaSet{
 		TypeMeta:   rs.TypeMeta,
 		ObjectMeta: trimMeta(rs.ObjectMeta),
 		Spec: appsv1.ReplicaSetSpec{
 			Replicas: rs.Spec.Replicas, Selector: rs.Spec.Selector, MinReadySeconds: rs.Spec.MinReadySeconds,
-			Template: trimTemplate(rs.Spec.Template),
+			Template: trimTemplate(rs.Spec.Template, false),
 		},
 		Status: rs.Status,
 	}
@@ -127,7 +133,7 @@ func trimDeployment(d *appsv1.Deployment) *appsv1.Deployment {
 			Replicas: d.Spec.Replicas, Selector: d.Spec.Selector, Paused: d.Spec.Paused,
 			ProgressDeadlineSeconds: d.Spec.ProgressDeadlineSeconds, MinReadySeconds: d.Spec.MinReadySeconds,
 			RevisionHistoryLimit: d.Spec.RevisionHistoryLimit, Strategy: d.Spec.Strategy,
-			Template: trimTemplate(d.Spec.Template),
+			Template: trimTemplate(d.Spec.Template, true),
 		},
 		Status: d.Status,
 	}
