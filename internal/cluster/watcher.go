@@ -11,7 +11,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -109,52 +108,8 @@ func NewWatcher(client kubernetes.Interface, opts WatchOptions) (*Watcher, error
 	return w, nil
 }
 
-func stripManagedFields(obj any) (any, error) {
-	if a, err := meta.Accessor(obj); err == nil {
-		a.SetManagedFields(nil)
-	}
-	return obj, nil
-}
-
-// trimPod keeps of a Pod only what PodFrom and the ReplicaSet grouping read (name, owner,
-// times, node, phase, conditions, container states), and of every other object drops
-// managedFields: at 2,000 services the Pod cache is most of opsdeck's memory, and specs,
-// annotations and env are most of a Pod.
-func trimPod(obj any) (any, error) {
-	p, ok := obj.(*corev1.Pod)
-	if !ok {
-		return stripManagedFields(obj)
-	}
-	out := &corev1.Pod{
-		TypeMeta: p.TypeMeta,
-		ObjectMeta: metav1.ObjectMeta{
-			Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
-			CreationTimestamp: p.CreationTimestamp, DeletionTimestamp: p.DeletionTimestamp,
-			OwnerReferences: p.OwnerReferences, Labels: p.Labels,
-		},
-		Spec: corev1.PodSpec{NodeName: p.Spec.NodeName},
-		Status: corev1.PodStatus{
-			Phase: p.Status.Phase, Conditions: p.Status.Conditions,
-			InitContainerStatuses: trimStatuses(p.Status.InitContainerStatuses),
-			ContainerStatuses:     trimStatuses(p.Status.ContainerStatuses),
-		},
-	}
-	return out, nil
-}
-
-func trimStatuses(in []corev1.ContainerStatus) []corev1.ContainerStatus {
-	if in == nil {
-		return nil
-	}
-	out := make([]corev1.ContainerStatus, len(in))
-	for i, cs := range in {
-		out[i] = corev1.ContainerStatus{Name: cs.Name, Ready: cs.Ready, RestartCount: cs.RestartCount, State: cs.State}
-	}
-	return out
-}
-
 func (w *Watcher) newInformers(ns string) *nsInformers {
-	base := []informers.SharedInformerOption{informers.WithNamespace(ns), informers.WithTransform(stripManagedFields)}
+	base := []informers.SharedInformerOption{informers.WithNamespace(ns), informers.WithTransform(trimObject)}
 	depOpts := base
 	if w.opts.Selector != "" {
 		depOpts = append(append([]informers.SharedInformerOption{}, base...),
@@ -165,8 +120,7 @@ func (w *Watcher) newInformers(ns string) *nsInformers {
 			o.FieldSelector = fields.OneTermEqualSelector("type", corev1.EventTypeWarning).String()
 		}))
 	depF := informers.NewSharedInformerFactoryWithOptions(w.client, 0, depOpts...)
-	coreOpts := append(append([]informers.SharedInformerOption{}, base...), informers.WithTransform(trimPod))
-	coreF := informers.NewSharedInformerFactoryWithOptions(w.client, 0, coreOpts...)
+	coreF := informers.NewSharedInformerFactoryWithOptions(w.client, 0, base...)
 	evF := informers.NewSharedInformerFactoryWithOptions(w.client, 0, evOpts...)
 
 	set := &nsInformers{factories: []informers.SharedInformerFactory{depF, coreF, evF}}
