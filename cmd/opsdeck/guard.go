@@ -153,8 +153,11 @@ func runGuard(ctx context.Context, g *globals, o guardOptions) error {
 	if !lb.backend.WaitForSync(ctx) {
 		return ctx.Err()
 	}
+	// The runner judging now, for the listener's alerts: set while one runs (under
+	// --leader-elect, while this replica leads).
+	var current atomic.Pointer[guard.Runner]
 	if o.listen != "" {
-		stop, err := startListener(ctx, cfg, lb, o, log)
+		stop, err := startListener(ctx, cfg, lb, o, guardSignals{&current}, log)
 		if err != nil {
 			return err
 		}
@@ -174,7 +177,10 @@ func runGuard(ctx context.Context, g *globals, o guardOptions) error {
 		"window", cfg.Guard.Window.String(), "stable_after", cfg.Guard.StableAfter.String()}
 	if !o.leaderElect {
 		log.Info("guard started", attrs...)
-		err = newGuardRunner(cfg, lb.backend, lb.recorder, dryRun, log).Run(ctx)
+		r := newGuardRunner(cfg, lb.backend, lb.recorder, dryRun, log)
+		current.Store(r)
+		err = r.Run(ctx)
+		current.Store(nil)
 		log.Info("guard stopped")
 		return err
 	}
@@ -195,7 +201,10 @@ func runGuard(ctx context.Context, g *globals, o guardOptions) error {
 		// A new term starts from what the cluster says, never from an earlier term's memory: a
 		// fresh engine judges the rollouts in flight, and the executor's preconditions refuse
 		// to repeat what another leader already did.
-		_ = newGuardRunner(cfg, lb.backend, lb.recorder, dryRun, log).Run(ctx)
+		r := newGuardRunner(cfg, lb.backend, lb.recorder, dryRun, log)
+		current.Store(r)
+		defer current.Store(nil)
+		_ = r.Run(ctx)
 		log.Info("not leading", "identity", id)
 	})
 	log.Info("guard stopped")

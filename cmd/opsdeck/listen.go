@@ -13,6 +13,7 @@ import (
 	"github.com/opsdeck/opsdeck/config"
 	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/listener"
+	"github.com/opsdeck/opsdeck/internal/release"
 )
 
 // listenerPermissions are what the token API needs cluster-wide: to ask who a token is and
@@ -30,8 +31,8 @@ func addListenFlags(cmd *cobra.Command, o *guardOptions) {
 
 // startListener binds the listener's address and serves it until ctx ends; stop waits for
 // its graceful shutdown (it ends the listener first if ctx has not ended).
-func startListener(ctx context.Context, cfg config.Config, lb *liveParts, o guardOptions, log *slog.Logger) (stop func(), err error) {
-	srv, err := newListener(cfg, lb, log)
+func startListener(ctx context.Context, cfg config.Config, lb *liveParts, o guardOptions, signals listener.Signals, log *slog.Logger) (stop func(), err error) {
+	srv, err := newListener(cfg, lb, signals, log)
 	if err != nil {
 		return nil, err
 	}
@@ -64,14 +65,16 @@ func startListener(ctx context.Context, cfg config.Config, lb *liveParts, o guar
 	return func() { cancel(); <-done }, nil
 }
 
-// newListener assembles the listener from the configuration. Deploys go straight through the
-// executor (no policy, window or freeze yet); rollbacks too.
-func newListener(cfg config.Config, lb *liveParts, log *slog.Logger) (*listener.Server, error) {
+// newListener assembles the listener from the configuration. Deploys go through the release
+// gate (policy, windows, freezes, approval, then the executor or the queue), rollbacks
+// straight through the executor, alerts to auto-guard.
+func newListener(cfg config.Config, lb *liveParts, signals listener.Signals, log *slog.Logger) (*listener.Server, error) {
 	l := cfg.Listener
 	srv := &listener.Server{
 		Auth:           listener.KubeAuth{Client: lb.conn.Client},
-		Deployer:       listener.ExecutorDeployer{Executor: lb.exec},
+		Deployer:       gateDeployer{&release.Gate{Client: lb.conn.Client, Exec: lb.exec, Policies: cfg.Policies}},
 		Executor:       lb.exec,
+		Signals:        signals,
 		Log:            log,
 		AlertLabels:    l.AlertServiceLabels,
 		AlertNamespace: l.AlertNamespace,

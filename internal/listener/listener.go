@@ -56,7 +56,7 @@ type Outcome struct {
 	Message string    // one line: why
 }
 
-// Deployer takes deploy requests: the release side, or ExecutorDeployer until it exists.
+// Deployer takes deploy requests: the release gate (policy, windows, freezes, approval).
 type Deployer interface {
 	Submit(ctx context.Context, r Request) (Outcome, error)
 }

@@ -12,14 +12,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/opsdeck/opsdeck/internal/actions"
 	"github.com/opsdeck/opsdeck/internal/domain"
 )
 
 // Request is a deploy someone or something asks for.
 type Request struct {
 	Namespace, Service, Image, Reason string
-	Trigger                           domain.Trigger
-	RequestedBy                       string
+	// Container is the container the image is for; empty means the only or first one.
+	Container   string
+	Trigger     domain.Trigger
+	RequestedBy string
 	// NotBefore: zero means as soon as allowed (deploy --at sets it).
 	NotBefore time.Time
 	// OverrideFreeze is a person's explicit "deploy anyway" during a freeze (--override-freeze,
@@ -105,7 +108,7 @@ func (g *Gate) Submit(ctx context.Context, r Request) (Outcome, error) {
 	}
 	d, err := g.Client.AppsV1().Deployments(r.Namespace).Get(ctx, r.Service, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return Outcome{}, fmt.Errorf("service %s not found in namespace %s", r.Service, r.Namespace)
+		return Outcome{}, fmt.Errorf("service %q %w in namespace %q", r.Service, actions.ErrNotFound, r.Namespace)
 	}
 	if err != nil {
 		return Outcome{}, err
@@ -129,13 +132,13 @@ func (g *Gate) Submit(ctx context.Context, r Request) (Outcome, error) {
 		return Outcome{State: "skipped", Message: fmt.Sprintf("%s %s skipped: %s", r.Service, r.Image, dec.Message)}, nil
 	case "started":
 		res, err := g.Exec.Execute(ctx, domain.Action{Kind: domain.ActionDeploy, Namespace: r.Namespace, Service: r.Service,
-			Image: r.Image, Trigger: r.Trigger, RequestedBy: r.RequestedBy, Reason: r.Reason})
+			Image: r.Image, Container: r.Container, Trigger: r.Trigger, RequestedBy: r.RequestedBy, Reason: r.Reason})
 		if err != nil {
 			return Outcome{}, err
 		}
 		return Outcome{State: "started", Message: res.Message}, nil
 	}
-	p := Pending{ID: strconv.FormatInt(now.UnixNano(), 36), Image: r.Image, NotBefore: r.NotBefore,
+	p := Pending{ID: strconv.FormatInt(now.UnixNano(), 36), Image: r.Image, Container: r.Container, NotBefore: r.NotBefore,
 		RequestedBy: r.RequestedBy, Trigger: r.Trigger, Reason: r.Reason, State: dec.State, Created: now,
 		Until: dec.Until, Approval: !Person(r.Trigger) && pol.Approval}
 	// The newest request replaces any older pending one: the service gets the image asked last.

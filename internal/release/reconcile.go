@@ -149,7 +149,7 @@ func (r *Reconciler) one(ctx context.Context, d *appsv1.Deployment, p *Pending) 
 	// Expect the generation of the claimed object: if another process performed a stale claim
 	// meanwhile, the spec moved and the executor refuses instead of deploying twice.
 	_, err = r.Exec.Execute(ctx, domain.Action{Kind: domain.ActionDeploy, Namespace: d.Namespace, Service: d.Name,
-		Image: p.Image, Trigger: trig, RequestedBy: p.RequestedBy, Reason: reason,
+		Image: p.Image, Container: p.Container, Trigger: trig, RequestedBy: p.RequestedBy, Reason: reason,
 		Expect: &domain.Precondition{Generation: claimed.Generation}})
 	if err != nil {
 		return false, err // the claim stays; once stale it is judged again

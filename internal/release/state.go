@@ -90,8 +90,10 @@ const (
 
 // Pending is a deploy that waits, stored on the Deployment.
 type Pending struct {
-	ID          string         `json:"id"`
-	Image       string         `json:"image"`
+	ID    string `json:"id"`
+	Image string `json:"image"`
+	// Container is the container the image is for; empty means the only or first one.
+	Container   string         `json:"container,omitempty"`
 	NotBefore   time.Time      `json:"notBefore,omitempty"`
 	RequestedBy string         `json:"requestedBy,omitempty"`
 	Trigger     domain.Trigger `json:"trigger"`

@@ -6,8 +6,8 @@ import (
 	"github.com/opsdeck/opsdeck/internal/domain"
 )
 
-// ExecutorDeployer deploys every request at once through the executor: no policy, window,
-// freeze or queue. It stands in for the release side where that is not configured.
+// ExecutorDeployer deploys every request at once through the executor, with no policy, window,
+// freeze or queue: the listener's own tests use it to test the HTTP side alone.
 type ExecutorDeployer struct{ Executor Executor }
 
 func (d ExecutorDeployer) Submit(ctx context.Context, r Request) (Outcome, error) {
