@@ -103,7 +103,7 @@ func Judge(p Policy, trig domain.Trigger, image, runningTag string, notBefore ti
 // Submit admits r: starts it now, stores it to wait, or skips it. A person's deploy during a
 // freeze without OverrideFreeze returns an error wrapping ErrFrozen, naming the freeze.
 func (g *Gate) Submit(ctx context.Context, r Request) (Outcome, error) {
-	if Person(r.Trigger) == false {
+	if !Person(r.Trigger) {
 		r.OverrideFreeze = false
 	}
 	d, err := g.Client.AppsV1().Deployments(r.Namespace).Get(ctx, r.Service, metav1.GetOptions{})

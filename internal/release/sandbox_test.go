@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,12 +31,10 @@ func (c shiftedClock) Now() time.Time { return time.Now().Add(c.off) }
 
 // process is one opsdeck process: its own executor, audit log, informer and reconciler.
 type process struct {
-	rec   *Reconciler
-	log   string
-	stop  context.CancelFunc
-	done  chan struct{}
-	count int
-	mu    sync.Mutex
+	rec  *Reconciler
+	log  string
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 func startProcess(t *testing.T, client kubernetes.Interface, ns, who string, clock domain.Clock) *process {
