@@ -35,13 +35,20 @@ func Start(t testing.TB, targets ...string) (url string) {
 // StartWithRules is Start with a rule file (recording rules) loaded; "" loads none.
 func StartWithRules(t testing.TB, rules string, targets ...string) (url string) {
 	t.Helper()
+	return StartWithAlerting(t, rules, nil, targets...)
+}
+
+// StartWithAlerting is StartWithRules that also sends the firing alerts of the rule file's
+// alerting rules to the Alertmanagers (host:port, loopback only), evaluated every second.
+func StartWithAlerting(t testing.TB, rules string, alertmanagers []string, targets ...string) (url string) {
+	t.Helper()
 	if _, err := os.Stat(Binary); err != nil {
 		if os.Getenv(RequireEnv) != "" {
 			t.Fatalf("%s is required (%s is set): %v", Binary, RequireEnv, err)
 		}
 		t.Skipf("%s not installed (set %s to make this a failure)", Binary, RequireEnv)
 	}
-	for _, target := range targets {
+	for _, target := range append(append([]string(nil), targets...), alertmanagers...) {
 		host, _, err := net.SplitHostPort(target)
 		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
 			t.Fatalf("promtest: target %q: only loopback host:port targets may be scraped", target)
@@ -58,6 +65,9 @@ func StartWithRules(t testing.TB, rules string, targets ...string) (url string) 
 		}
 		doc += fmt.Sprintf("rule_files: [%q]\n", abs)
 	}
+	if len(alertmanagers) > 0 {
+		doc += "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [" + quoted(alertmanagers) + "]\n"
+	}
 	if err := os.WriteFile(cfg, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +78,14 @@ func StartWithRules(t testing.TB, rules string, targets ...string) (url string) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		url, err := run(t, cfg, filepath.Join(dir, fmt.Sprintf("data-%d", attempt)), port)
+		var flags []string
+		if len(alertmanagers) > 0 {
+			// Prometheus drops the alerts of the rounds before it has discovered its
+			// Alertmanagers (a few seconds) and sends again only after the resend delay, a
+			// minute by default: resend every second so an alert reaches them at once.
+			flags = append(flags, "--rules.alert.resend-delay=1s")
+		}
+		url, err := run(t, cfg, filepath.Join(dir, fmt.Sprintf("data-%d", attempt)), port, flags...)
 		if err == nil {
 			return url
 		}
@@ -85,13 +102,20 @@ func config(targets []string) string {
 	var b strings.Builder
 	b.WriteString("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n")
 	b.WriteString("scrape_configs:\n  - job_name: opsdeck-test\n    honor_labels: true\n    static_configs:\n      - targets: [")
-	for i, target := range targets {
+	b.WriteString(quoted(targets))
+	b.WriteString("]\n")
+	return b.String()
+}
+
+// quoted is hosts as a YAML flow list's items: "a", "b".
+func quoted(hosts []string) string {
+	var b strings.Builder
+	for i, h := range hosts {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%q", target)
+		fmt.Fprintf(&b, "%q", h)
 	}
-	b.WriteString("]\n")
 	return b.String()
 }
 
@@ -123,16 +147,16 @@ func (l *logBuffer) String() string {
 }
 
 // run starts Prometheus and waits until it is ready or has exited.
-func run(t testing.TB, cfg, data string, port int) (string, error) {
+func run(t testing.TB, cfg, data string, port int, flags ...string) (string, error) {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(Binary,
-		"--config.file="+cfg,
-		"--storage.tsdb.path="+data,
-		"--web.listen-address="+addr,
+	cmd := exec.Command(Binary, append([]string{
+		"--config.file=" + cfg,
+		"--storage.tsdb.path=" + data,
+		"--web.listen-address=" + addr,
 		"--storage.tsdb.retention.time=1h",
 		"--log.level=warn",
-	)
+	}, flags...)...)
 	var logs logBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

@@ -22,6 +22,13 @@ const Binary = "/usr/bin/prometheus-alertmanager"
 // missing binary fails the test where OPSDECK_REQUIRE_PROMETHEUS is set (CI), else skips.
 func Start(t testing.TB) string {
 	t.Helper()
+	return StartWithConfig(t, "route:\n  receiver: 'null'\nreceivers:\n- name: 'null'\n")
+}
+
+// StartWithConfig is Start with cfg as Alertmanager's configuration file (routes, receivers),
+// e.g. a webhook receiver on loopback. Its receivers must send nowhere but 127.0.0.1.
+func StartWithConfig(t testing.TB, cfg string) string {
+	t.Helper()
 	if _, err := os.Stat(Binary); err != nil {
 		if os.Getenv("OPSDECK_REQUIRE_PROMETHEUS") != "" {
 			t.Fatalf("%s missing: apt-get install prometheus-alertmanager", Binary)
@@ -29,7 +36,6 @@ func Start(t testing.TB) string {
 		t.Skipf("%s missing: apt-get install prometheus-alertmanager", Binary)
 	}
 	dir := t.TempDir()
-	cfg := "route:\n  receiver: 'null'\nreceivers:\n- name: 'null'\n"
 	if err := os.WriteFile(filepath.Join(dir, "am.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
