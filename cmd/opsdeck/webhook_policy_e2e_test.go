@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -186,5 +187,63 @@ policies:
 	}
 	if deploys != 1 || rbs != 1 {
 		t.Errorf("audit has %d deploys and %d rollbacks of minor-svc, want 1 and 1: %+v", deploys, rbs, entries)
+	}
+}
+
+// A signed registry push for a frozen service answers 409 naming the freeze's reason, who set
+// it and until when, and changes nothing; after `opsdeck unfreeze` the guard's reconciler
+// performs the queued deploy, once, audited with trigger registry.
+func TestWebhookDeployDuringFreezeIs409(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the sandbox")
+	}
+	t.Parallel()
+	env := sandbox.Shared(t)
+	ns := env.NewNamespace(t)
+	client := env.Client(t)
+	const old, next = policyRepo + ":1.2.0", policyRepo + ":1.3.0"
+	env.CreateDeployment(t, ns, "cart", old, 1)
+	kube := []string{"--kubeconfig", env.Kubeconfig, "-n", ns}
+	until := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	if r := opsdeck(t, nil, append([]string{"freeze", "cart", "--until", until.Format(time.RFC3339), "--reason", "release party"}, kube...)...); r.code != 0 {
+		t.Fatalf("freeze: %d %s", r.code, r.stderr)
+	}
+
+	const secret = "registry-shared-secret"
+	g, url := listeningGuard(t, env, ns, secret, fmt.Sprintf("triggers:\n  - repository: %s\n    services: [%s/cart]\n", policyRepo, ns))
+	a := pushTag(t, url, secret, "1.3.0")
+	var body struct {
+		Message string     `json:"message"`
+		Until   *time.Time `json:"until"`
+	}
+	_ = json.Unmarshal([]byte(a.raw), &body)
+	if a.code != http.StatusConflict || !regexp.MustCompile(`frozen until \S+ by \S+: release party`).MatchString(body.Message) ||
+		body.Until == nil || !body.Until.Equal(until) || len(a.Services) != 1 || a.Services[0].State != listener.StateQueued {
+		t.Fatalf("push during a freeze: %d %s; want 409 naming the reason, who froze, until %s, cart queued", a.code, a.raw, until.Format(time.RFC3339))
+	}
+	if got, rev := image(t, client, ns, "cart"), deploymentRevision(t, client, ns, "cart"); got != old || rev != "1" {
+		t.Fatalf("during the freeze cart runs %s at revision %s, want %s at 1", got, rev, old)
+	}
+
+	if r := opsdeck(t, nil, append([]string{"unfreeze", "cart"}, kube...)...); r.code != 0 {
+		t.Fatalf("unfreeze: %d %s", r.code, r.stderr)
+	}
+	sandbox.WaitFor(t, 60*time.Second, "the queued deploy to run after unfreeze", func() (bool, string) {
+		return image(t, client, ns, "cart") == next, g.output()
+	})
+	sandbox.WaitRolledOut(t, client, ns, "cart", 60*time.Second)
+	entries, err := audit.Read(g.audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deploys []audit.Entry
+	for _, e := range entries {
+		if e.Action == "deploy" && e.Result != "pending" {
+			deploys = append(deploys, e)
+		}
+	}
+	if len(deploys) != 1 || deploys[0].Result != audit.ResultOK || deploys[0].Trigger != "registry" ||
+		deploys[0].RequestedBy != "registry "+policyRepo || deploys[0].ToImage != next {
+		t.Errorf("deploy lines %+v, want one ok, trigger registry, requested_by registry %s, to %s", deploys, policyRepo, next)
 	}
 }
