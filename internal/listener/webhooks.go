@@ -199,7 +199,32 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request, id string, push
 		s.Deliveries.Forget(id)
 		status = http.StatusBadGateway
 	}
-	reply(w, r, status, response{Status: fmt.Sprintf("%d of %d services accepted", len(results)-failed, len(results)), Services: results})
+	resp := response{Status: fmt.Sprintf("%d of %d services accepted", len(results)-failed, len(results)), Services: results}
+	if q, ok := onlyQueued(results); ok {
+		// Nothing runs now and something waits (a freeze, a window): say so as /v1/deploy
+		// does, with why and until when. The delivery stays claimed: the deploy is queued.
+		status, resp.Message, resp.Until = http.StatusConflict, q.Message, q.Until
+	}
+	reply(w, r, status, resp)
+}
+
+// onlyQueued is the first queued result when no service of a push started, was scheduled or
+// awaits approval (all are queued, skipped or failed) and at least one is queued.
+func onlyQueued(results []ServiceResult) (ServiceResult, bool) {
+	var q ServiceResult
+	found := false
+	for _, r := range results {
+		switch r.State {
+		case StateQueued:
+			if !found {
+				q, found = r, true
+			}
+		case StateSkipped, "error":
+		default:
+			return ServiceResult{}, false
+		}
+	}
+	return q, found
 }
 
 // trigger finds the configured trigger of the first matching repository name.
