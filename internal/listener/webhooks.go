@@ -204,8 +204,19 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request, id string, push
 		// Nothing runs now and something waits (a freeze, a window): say so as /v1/deploy
 		// does, with why and until when. The delivery stays claimed: the deploy is queued.
 		status, resp.Message, resp.Until = http.StatusConflict, q.Message, q.Until
+		resp.Status = fmt.Sprintf("%d of %d services queued, none runs now", countState(results, StateQueued), len(results))
 	}
 	reply(w, r, status, resp)
+}
+
+func countState(results []ServiceResult, state string) int {
+	n := 0
+	for _, r := range results {
+		if r.State == state {
+			n++
+		}
+	}
+	return n
 }
 
 // onlyQueued is the first queued result when no service of a push started, was scheduled or
