@@ -12,6 +12,7 @@ import (
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/imageref"
 	"github.com/opsdeck/opsdeck/internal/release"
+	"github.com/opsdeck/opsdeck/internal/safe"
 )
 
 // deployOptions is `opsdeck deploy SERVICE IMAGE`.
@@ -100,7 +101,9 @@ func (o *deployOptions) gate(ctx context.Context) (done bool, err error) {
 		}
 		nsf, err := release.NamespaceFreeze(ctx, conn.Client, conn.Namespace)
 		if err != nil {
-			return false, err
+			// Unknown is not "not frozen": say what could not be read and how to go on.
+			return false, fmt.Errorf("cannot tell whether namespace %s is frozen (ConfigMap %s): %s; deploy anyway with --override-freeze",
+				conn.Namespace, release.FreezeConfigMap, safe.OneLine(err.Error()))
 		}
 		if f := release.ActiveFreeze(release.ServiceFreeze(d), nsf, time.Now()); f != nil {
 			return false, fmt.Errorf("%w: %s; deploy anyway with --override-freeze", release.ErrFrozen, f)
