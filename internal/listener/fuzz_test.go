@@ -1,16 +1,19 @@
 package listener
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
 )
 
 // FuzzListener sends arbitrary bodies to every endpoint, signed or not, and checks the
 // answer is a JSON object with a status below 500 and that nothing unsigned or
-// unauthenticated reaches the deployer.
+// unauthenticated reaches the deployer or the executor.
 func FuzzListener(f *testing.F) {
 	paths := []string{"/v1/deploy", "/v1/rollback", "/v1/webhooks/registry", "/v1/webhooks/github", "/v1/alertmanager"}
 	f.Add(uint8(0), "application/json", true, `{"namespace":"shop","service":"order-service","image":"order:v2"}`)
@@ -23,6 +26,8 @@ func FuzzListener(f *testing.F) {
 		d := &fakeDeployer{}
 		s := testServer(d)
 		s.Signals = &fakeSignals{}
+		x := &fakeExecutor{}
+		s.Executor = x
 		path := paths[int(which)%len(paths)]
 		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 		if ctype != "" && !strings.ContainsAny(ctype, "\r\n\x00") {
@@ -45,11 +50,19 @@ func FuzzListener(f *testing.F) {
 		if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil || v["status"] == nil {
 			t.Fatalf("%s answered %d with no JSON status: %q", path, w.Code, w.Body)
 		}
-		if !sign && len(d.requests) > 0 {
-			t.Fatalf("an unsigned or unauthorized request deployed %+v", d.requests)
+		if !sign && (len(d.requests) > 0 || len(x.actions) > 0) {
+			t.Fatalf("an unsigned or unauthorized request deployed %+v or acted %+v", d.requests, x.actions)
 		}
-		if w.Code >= 400 && len(d.requests) > 0 {
-			t.Fatalf("a %d answer deployed %+v", w.Code, d.requests)
+		if w.Code >= 400 && (len(d.requests) > 0 || len(x.actions) > 0) {
+			t.Fatalf("a %d answer deployed %+v or acted %+v", w.Code, d.requests, x.actions)
 		}
 	})
+}
+
+// fakeExecutor records the actions it is asked to perform and reports each done.
+type fakeExecutor struct{ actions []domain.Action }
+
+func (f *fakeExecutor) Execute(_ context.Context, a domain.Action) (domain.Result, error) {
+	f.actions = append(f.actions, a)
+	return domain.Result{Action: a, Message: string(a.Kind) + " " + a.Service}, nil
 }
