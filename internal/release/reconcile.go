@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
 )
@@ -154,13 +155,19 @@ func (r *Reconciler) one(ctx context.Context, d *appsv1.Deployment, p *Pending) 
 	if err != nil {
 		return false, err // the claim stays; once stale it is judged again
 	}
-	// Clear our claim, and only ours.
-	cur, gerr := r.Client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
-	if gerr == nil {
-		if q := ParsePending(cur.Annotations[AnnotationPending]); q != nil && q.ID == p.ID && q.ClaimedBy == r.Who {
-			_, gerr = patchAnnotation(ctx, r.Client, d.Namespace, d.Name, AnnotationPending, nil, cur.ResourceVersion)
+	// Clear our claim, and only ours. The rollout just started moves the Deployment's status
+	// (and resourceVersion) many times a second, so a conflict here is read again and retried,
+	// not left for the stale-claim path half a minute later.
+	gerr := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := r.Client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
 		}
-	}
+		if q := ParsePending(cur.Annotations[AnnotationPending]); q != nil && q.ID == p.ID && q.ClaimedBy == r.Who {
+			_, err = patchAnnotation(ctx, r.Client, d.Namespace, d.Name, AnnotationPending, nil, cur.ResourceVersion)
+		}
+		return err
+	})
 	r.logf("%s/%s: performed pending deploy of %s (%s)", d.Namespace, d.Name, p.Image, trig)
 	return true, ignoreConflict(gerr)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,6 +74,9 @@ func deploys(t *testing.T, paths ...string) []audit.Entry {
 	var out []audit.Entry
 	for _, p := range paths {
 		es, err := audit.Read(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // a process that never acted has written no audit log
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
