@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
@@ -26,11 +24,9 @@ type LogSource interface {
 
 // logsState is the open logs view and its stream.
 type logsState struct {
-	view      logs.Model
-	gen       int
-	cancel    context.CancelFunc
-	searching bool
-	search    textinput.Model
+	view   logs.Model
+	gen    int
+	cancel context.CancelFunc
 }
 
 // logsTickMsg redraws the logs view while it is open; logsEndedMsg says a stream ended.
@@ -67,10 +63,7 @@ func (m *Model) openLogs() tea.Cmd {
 		m.setStatus("logs: "+err.Error(), true)
 		return nil
 	}
-	in := textinput.New()
-	in.Prompt = "/"
-	in.Placeholder = "search the lines"
-	m.logs = &logsState{view: logs.New(m.theme, svc.Name, targets), search: in}
+	m.logs = &logsState{view: logs.New(m.theme, logs.NewKeyMap(m.keys), svc.Name, targets)}
 	m.logs.view.SetSize(m.width, m.height)
 	return m.startLogStream()
 }
@@ -145,64 +138,26 @@ func (m *Model) closeLogs() {
 	m.focus = paneServices
 }
 
-// logsKey handles a key while the logs view is open.
+// logsKey gives a key to the logs view and runs what it asks for: another stream, or none.
 func (m *Model) logsKey(k tea.KeyPressMsg) tea.Cmd {
-	l := m.logs
-	if l.searching {
-		switch k.String() {
-		case "esc":
-			l.searching = false
-			l.search.Blur()
-			l.search.SetValue("")
-			l.view.Query = ""
-			return nil
-		case "enter":
-			l.searching = false
-			l.search.Blur()
-			return nil
-		}
-		var cmd tea.Cmd
-		l.search, cmd = l.search.Update(k)
-		l.view.Query = l.search.Value()
-		return cmd
-	}
-	switch {
-	case key.Matches(k, m.keys.Quit), key.Matches(k, m.keys.Cancel):
-		if k.String() == "esc" && l.view.Query != "" {
-			l.view.Query = ""
-			l.search.SetValue("")
-			return nil
-		}
+	v, out, cmd := m.logs.view.Update(k)
+	m.logs.view = v
+	switch out {
+	case logs.Close:
 		m.closeLogs()
 		return nil
-	case key.Matches(k, m.keys.Filter):
-		l.searching = true
-		l.search.SetValue(l.view.Query)
-		l.search.CursorEnd()
-		return l.search.Focus()
-	}
-	switch k.String() {
-	case "tab", "right", "]":
-		if l.view.NextPod(1) {
-			return m.startLogStream()
-		}
-	case "shift+tab", "left", "[":
-		if l.view.NextPod(-1) {
-			return m.startLogStream()
-		}
-	case "p":
-		l.view.TogglePrevious()
+	case logs.Restart:
 		return m.startLogStream()
 	}
-	return nil
+	return cmd
 }
 
 // logsView is the screen while the logs view is open.
 func (m *Model) logsView() string {
 	m.logs.view.SetSize(m.width, m.height-1)
 	s := m.logs.view.View()
-	if m.logs.searching {
-		return s + "\n" + m.logs.search.View()
+	if m.logs.view.Searching() {
+		return s + "\n" + m.logs.view.SearchView()
 	}
 	return s + "\n"
 }

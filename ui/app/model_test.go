@@ -58,14 +58,14 @@ func TestFilter(t *testing.T) {
 	h.settle()
 	h.press("/")
 	h.typeText("PAY")
-	if !h.m.filtering || h.m.table.Len() != 1 || selectedName(h.m) != "payment-service" {
-		t.Fatalf("filter PAY: filtering %v, %d rows, selected %q", h.m.filtering, h.m.table.Len(), selectedName(h.m))
+	if !h.m.table.Filtering() || h.m.table.Len() != 1 || selectedName(h.m) != "payment-service" {
+		t.Fatalf("filter PAY: filtering %v, %d rows, selected %q", h.m.table.Filtering(), h.m.table.Len(), selectedName(h.m))
 	}
 	if !strings.Contains(h.screen(), "/PAY") {
 		t.Error("the filter input is not shown")
 	}
 	h.press("enter")
-	if h.m.filtering || h.m.table.Len() != 1 || !strings.Contains(h.screen(), `filter "pay"`) {
+	if h.m.table.Filtering() || h.m.table.Len() != 1 || !strings.Contains(h.screen(), `filter "pay"`) {
 		t.Fatalf("enter should keep the filter:\n%s", h.screen())
 	}
 	h.press("/", "backspace", "backspace", "backspace")
@@ -74,7 +74,7 @@ func TestFilter(t *testing.T) {
 		t.Fatalf("no match:\n%s", h.screen())
 	}
 	h.press("esc")
-	if h.m.filtering || h.m.table.Len() != 5 {
+	if h.m.table.Filtering() || h.m.table.Len() != 5 {
 		t.Fatalf("esc should clear the filter: %d rows", h.m.table.Len())
 	}
 }

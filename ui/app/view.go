@@ -176,7 +176,7 @@ func (m *Model) render() string {
 	case m.dialog != nil:
 		screen = overlay(screen, m.dialog.View(m.width-4), m.width)
 	case m.showHelp:
-		screen = overlay(screen, m.theme.Dialog.Render(m.theme.DialogHdr.Render("keys")+"\n\n"+m.help.FullHelpView(m.keys.FullHelp())+"\n\n"+m.theme.Muted.Render("? or esc closes")), m.width)
+		screen = overlay(screen, m.helpView(), m.width)
 	}
 	return screen
 }
@@ -290,8 +290,8 @@ func (m *Model) freezeText() string {
 // statusLine is the filter input while filtering, else a recent status message, else the
 // short key help.
 func (m *Model) statusLine() string {
-	if m.filtering {
-		return format.Fit(m.filter.View()+m.theme.Muted.Render("   enter keep · esc clear"), m.width)
+	if m.table.Filtering() {
+		return format.Fit(m.table.FilterView()+m.theme.Muted.Render("   enter keep · esc clear"), m.width)
 	}
 	showStatus := m.status != "" && m.now.Sub(m.statusAt) < statusTTL
 	k := statusKey{m.width, m.status, m.statusBad, !showStatus}

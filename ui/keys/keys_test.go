@@ -42,7 +42,7 @@ func TestApply(t *testing.T) {
 	if !key.Matches(press("h"), k.Help) {
 		t.Error("valid entries are applied despite errors")
 	}
-	if len(Names()) != 24 {
+	if len(Names()) != 27 {
 		t.Errorf("names %v", Names())
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"charm.land/bubbles/v2/textinput"
 	"github.com/opsdeck/opsdeck/internal/podlogs"
 	"github.com/opsdeck/opsdeck/ui/format"
 	"github.com/opsdeck/opsdeck/ui/theme"
@@ -25,12 +26,17 @@ type Model struct {
 	// Query filters the lines (case-insensitive substring); empty shows all.
 	Query         string
 	width, height int
+
+	keys      KeyMap
+	searching bool
+	search    textinput.Model
 }
 
 // New opens the view on the first pod of targets (the new revision's come first). A pod that
 // crash-loops opens on its previous container, where the crash is.
-func New(th theme.Theme, service string, targets []podlogs.Target) Model {
-	m := Model{theme: th, Service: service, targets: targets, Ring: podlogs.NewRing(podlogs.DefaultRingLines, podlogs.DefaultRingBytes)}
+func New(th theme.Theme, km KeyMap, service string, targets []podlogs.Target) Model {
+	m := Model{theme: th, Service: service, targets: targets, Ring: podlogs.NewRing(podlogs.DefaultRingLines, podlogs.DefaultRingBytes),
+		keys: km, search: newSearchInput()}
 	m.previous = m.crashLooping()
 	return m
 }
@@ -112,6 +118,6 @@ func (m Model) View() string {
 		b.WriteString(format.Fit(m.theme.Muted.Render(ts)+" "+strings.ReplaceAll(l.Text, "\t", "    "), m.width))
 		b.WriteByte('\n')
 	}
-	b.WriteString(format.Fit(m.theme.Muted.Render("tab/→ next pod · shift+tab/← previous pod · p previous container · / search · q/esc back"), m.width))
+	b.WriteString(format.Fit(m.theme.Muted.Render(m.footer()), m.width))
 	return b.String()
 }
