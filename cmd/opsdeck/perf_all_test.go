@@ -71,3 +71,31 @@ func TestPerfConsoleAllNamespaces(t *testing.T) {
 		t.Errorf("exit status %d", code)
 	}
 }
+
+// TestPerfGuardRevertsAtScale times auto-guard's rollback of a bad rollout while it guards
+// every namespace of a sandbox at scale (`--services 2000`, with or without --namespaces): from
+// the bad ReplicaSet's first sample in Prometheus to the rollback in the audit log, against the
+// rule's `for` plus 3 s (the early verdict usually decides well before the `for`).
+func TestPerfGuardRevertsAtScale(t *testing.T) {
+	needPerf(t)
+	env := sandbox.Shared(t)
+	r := opsdeck(t, nil, "--kubeconfig", env.Kubeconfig, "-A", "status", "-o", "json")
+	var st Status
+	if err := json.Unmarshal([]byte(r.stdout), &st); r.code != 0 || err != nil {
+		t.Fatalf("status -A: %+v %v", r, err)
+	}
+	if len(st.Services) < 500 {
+		t.Skipf("%d services: start the sandbox with `sandbox up --services 2000` to measure at scale", len(st.Services))
+	}
+	client := env.Client(t)
+	ns := env.NewNamespace(t)
+	env.CreateDeployment(t, ns, "web", "web:v1", 3)
+	g := startGuard(t, env, ns, "-A")
+	setImage(t, client, ns, "web", "web:v2-bad")
+	sandbox.WaitFor(t, 120*time.Second, "the rollback", func() (bool, string) {
+		return image(t, client, ns, "web") == "web:v1" && len(rollbacks(t, g.audit)) == 1, g.output()
+	})
+	d := reaction(t, env, client, ns, "web", "web:v2-bad", g.audit)
+	t.Logf("guard -A over %d services: bad rollout rolled back %.1fs after its first sample (goal: the 5xx rule's for 20s + 3s)",
+		len(st.Services)+1, d.Seconds())
+}
