@@ -13,6 +13,7 @@ import (
 	"github.com/opsdeck/opsdeck/internal/safe"
 	"github.com/opsdeck/opsdeck/ui/components/dialog"
 	"github.com/opsdeck/opsdeck/ui/components/events"
+	"github.com/opsdeck/opsdeck/ui/components/logs"
 	"github.com/opsdeck/opsdeck/ui/components/metrics"
 	"github.com/opsdeck/opsdeck/ui/components/rollout"
 	"github.com/opsdeck/opsdeck/ui/components/services"
@@ -94,7 +95,7 @@ type Model struct {
 	guardStates map[string]string
 	guardText   string
 
-	logs *logsState // the logs view, while open
+	logs *logs.Model // the logs view, while open
 
 	cache  *viewCache
 	states int // cluster states received, to prune the store now and then
@@ -244,14 +245,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case timelineDoneMsg:
 		m.timelineDone(msg)
 
-	case logsTickMsg:
-		cmds = append(cmds, m.logsTick(msg))
-
-	case logsEndedMsg:
-		cmds = append(cmds, m.logsEnded(msg))
-
-	case logsRetryMsg:
-		cmds = append(cmds, m.logsRetried(msg))
+	case logs.Msg:
+		cmds = append(cmds, m.logsUpdate(msg))
 
 	case GuardStatesMsg:
 		m.guardStates = msg.States

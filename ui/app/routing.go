@@ -24,7 +24,7 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	case m.dialog != nil:
 		return m.dialogKey(k)
 	case m.logs != nil:
-		return m.logsKey(k)
+		return m.logsUpdate(k)
 	case m.showHelp:
 		if key.Matches(k, m.keys.Quit) {
 			return m.quit()

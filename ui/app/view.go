@@ -97,6 +97,9 @@ func (m *Model) layout() {
 	m.metrics.SetSize(s.metricsW, s.midH)
 	m.rollout.SetSize(s.rolloutW, s.midH)
 	m.events.SetSize(m.width, s.eventsH)
+	if m.logs != nil {
+		m.logs.SetSize(m.width, m.height)
+	}
 	svc, ok := m.selected()
 	m.metrics.SetService(svc, ok)
 	end := m.lastGood
@@ -135,7 +138,7 @@ func (m *Model) render() string {
 		return fmt.Sprintf("terminal too small (%dx%d): need at least %dx%d", m.width, m.height, MinWidth, MinHeight)
 	}
 	if m.logs != nil {
-		return m.logsView()
+		return m.logs.View()
 	}
 	s := m.sizes()
 	var b strings.Builder

@@ -48,21 +48,25 @@ func (k KeyMap) ShortHelp() []key.Binding {
 // FullHelp lists the view's keys in one column.
 func (k KeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
 
-// Outcome is what a key asks of the app, which runs the streams.
+// Outcome is what the view asks of the app.
 type Outcome int
 
 // Outcomes.
 const (
-	Stay    Outcome = iota // nothing to do outside the view
-	Restart                // another pod or container: restart the stream
-	Close                  // leave the view: stop the stream
+	Stay  Outcome = iota // the view stays open
+	Close                // leave the view (its stream is stopped)
 )
 
 // Searching reports whether a search is being typed.
 func (m Model) Searching() bool { return m.searching }
 
-// Update handles a key in the view and says what the app must do.
+// Update handles a key or one of the view's own messages, and says whether to close it.
+// Moving to another pod or container restarts the stream.
 func (m Model) Update(msg tea.Msg) (Model, Outcome, tea.Cmd) {
+	if sm, ok := msg.(Msg); ok {
+		cmd := m.streamMsg(sm)
+		return m, Stay, cmd
+	}
 	k, ok := msg.(tea.KeyPressMsg)
 	if !ok {
 		return m, Stay, nil
@@ -93,6 +97,7 @@ func (m Model) Update(msg tea.Msg) (Model, Outcome, tea.Cmd) {
 			m.search.SetValue("")
 			return m, Stay, nil
 		}
+		m.Stop()
 		return m, Close, nil
 	case key.Matches(k, km.Search):
 		m.searching = true
@@ -101,15 +106,15 @@ func (m Model) Update(msg tea.Msg) (Model, Outcome, tea.Cmd) {
 		return m, Stay, m.search.Focus()
 	case key.Matches(k, km.NextPod):
 		if m.NextPod(1) {
-			return m, Restart, nil
+			return m, Stay, m.restart()
 		}
 	case key.Matches(k, km.PrevPod):
 		if m.NextPod(-1) {
-			return m, Restart, nil
+			return m, Stay, m.restart()
 		}
 	case key.Matches(k, km.Previous):
 		m.TogglePrevious()
-		return m, Restart, nil
+		return m, Stay, m.restart()
 	}
 	return m, Stay, nil
 }
@@ -131,6 +136,3 @@ func (m Model) footer() string {
 	}
 	return strings.Join(parts, " · ")
 }
-
-// SearchView is the search being typed, drawn under the view.
-func (m Model) SearchView() string { return m.search.View() }
