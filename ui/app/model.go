@@ -17,6 +17,7 @@ import (
 	"github.com/opsdeck/opsdeck/ui/components/metrics"
 	"github.com/opsdeck/opsdeck/ui/components/rollout"
 	"github.com/opsdeck/opsdeck/ui/components/services"
+	"github.com/opsdeck/opsdeck/ui/components/statusbar"
 	"github.com/opsdeck/opsdeck/ui/keys"
 	"github.com/opsdeck/opsdeck/ui/theme"
 )
@@ -86,9 +87,7 @@ type Model struct {
 	flow    flow
 	pending int // actions in flight
 
-	status    string
-	statusBad bool
-	statusAt  time.Time
+	status statusbar.Model
 
 	guardOn     bool
 	guardLeader string // the pod of a guard leader this console stands aside for
@@ -128,6 +127,7 @@ func newModel(parent context.Context, b domain.Backend, o Options) Model {
 		rollout:   rollout.New(th),
 		events:    events.New(th),
 		alerts:    newAlerts(),
+		status:    statusbar.New(th),
 		guardOn:   o.GuardOn,
 		cache:     newViewCache(),
 	}
@@ -148,6 +148,7 @@ func (m Model) withTheme(t theme.Theme) Model {
 	m.table = services.New(t, m.opts.Thresholds)
 	m.rollout = rollout.New(t)
 	m.events = events.New(t)
+	m.status.SetTheme(t)
 	m.metrics = metrics.NewPane(t, m.opts.Thresholds, m.store, m.opts.HistoryWindow)
 	m.setKeyMaps()
 	m.layout()
@@ -423,7 +424,7 @@ func (m *Model) askRevisions(svc domain.Service, force bool) tea.Cmd {
 }
 
 func (m *Model) setStatus(s string, bad bool) {
-	m.status, m.statusBad, m.statusAt = safe.Redact(safe.Text(s)), bad, m.now
+	m.status.Set(safe.Redact(safe.Text(s)), bad, m.now)
 }
 
 func (m *Model) quit() tea.Cmd {

@@ -255,8 +255,8 @@ func TestReadOnlyRefusesInPlace(t *testing.T) {
 		if h.m.dialog != nil || h.m.pending != 0 {
 			t.Fatalf("%s acted in read-only mode", k)
 		}
-		if !strings.Contains(h.m.status, "read-only") {
-			t.Fatalf("%s: status %q", k, h.m.status)
+		if !strings.Contains(h.m.status.Text(), "read-only") {
+			t.Fatalf("%s: status %q", k, h.m.status.Text())
 		}
 	}
 	s := h.screen()
@@ -373,8 +373,8 @@ func TestKeyOverrides(t *testing.T) {
 		t.Fatal("D does not deploy")
 	}
 	bad := newHarness(t, 80, 24, Options{KeyOverrides: map[string][]string{"deplo": {"x"}}})
-	if !strings.Contains(bad.m.status, `unknown action "deplo"`) {
-		t.Fatalf("status %q", bad.m.status)
+	if !strings.Contains(bad.m.status.Text(), `unknown action "deplo"`) {
+		t.Fatalf("status %q", bad.m.status.Text())
 	}
 }
 

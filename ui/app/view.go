@@ -19,8 +19,6 @@ type viewCache struct {
 	headerKey headerKey
 	header    string
 	titles    map[titleKey]string
-	statusKey statusKey
-	status    string
 }
 
 type headerKey struct {
@@ -46,17 +44,7 @@ type titleKey struct {
 	focused bool
 }
 
-type statusKey struct {
-	width int
-	text  string
-	bad   bool
-	help  bool
-}
-
 func newViewCache() *viewCache { return &viewCache{titles: map[titleKey]string{}} }
-
-// statusTTL is how long an action's status line stays before the key help returns.
-const statusTTL = 15 * time.Second
 
 // sizes is the screen's layout at the current size.
 type sizes struct {
@@ -296,22 +284,7 @@ func (m *Model) statusLine() string {
 	if m.table.Filtering() {
 		return format.Fit(m.table.FilterView()+m.theme.Muted.Render("   enter keep · esc clear"), m.width)
 	}
-	showStatus := m.status != "" && m.now.Sub(m.statusAt) < statusTTL
-	k := statusKey{m.width, m.status, m.statusBad, !showStatus}
-	if m.cache.status != "" && m.cache.statusKey == k {
-		return m.cache.status
-	}
-	var s string
-	switch {
-	case showStatus && m.statusBad:
-		s = format.Fit(m.theme.Bad.Render("✗ "+m.status), m.width)
-	case showStatus:
-		s = format.Fit(m.theme.OK.Render("• ")+m.status, m.width)
-	default:
-		s = format.Fit(m.help.ShortHelpView(m.keys.ShortHelp()), m.width)
-	}
-	m.cache.statusKey, m.cache.status = k, s
-	return s
+	return m.status.View(m.width, m.now, func() string { return m.help.ShortHelpView(m.keys.ShortHelp()) })
 }
 
 // overlay draws box centred over screen.
