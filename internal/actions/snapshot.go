@@ -153,23 +153,25 @@ func planRestore(ctx context.Context, e *Executor, a domain.Action, d *appsv1.De
 		return nil, fmt.Errorf("snapshot %s holds no Deployment %s", a.Snapshot, d.Name)
 	}
 	p := sameRevision(d, "update")
-	p.toImage = mainImage(saved)
+	p.res.ToImage = mainImage(saved)
 	if a.Trigger.ByGuard() {
 		p.eventType, p.eventReason = corev1.EventTypeWarning, AutoRollbackReason
 	}
 	if specMatches(d, saved) {
-		p.skip = fmt.Sprintf("skipped restore: %s already matches snapshot %s (%s, %d replicas)", a.Service, a.Snapshot, p.toImage, replicasOf(saved))
+		p.skip = fmt.Sprintf("skipped restore: %s already matches snapshot %s (%s, %d replicas)", a.Service, a.Snapshot, p.res.ToImage, replicasOf(saved))
 		return p, nil
 	}
 	if _, err := restoredSpec(d, saved, ""); err != nil {
 		return nil, fmt.Errorf("refusing to restore %s from snapshot %s: %w", a.Service, a.Snapshot, err)
 	}
 	if !sameTemplate(&d.Spec.Template, &saved.Spec.Template) {
-		if p.toRevision, err = nextRevision(ctx, e, d); err != nil {
+		if p.res.ToRevision, err = nextRevision(ctx, e, d); err != nil {
 			return nil, err
 		}
 	}
-	p.apply = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
+	p.sentence = fmt.Sprintf("restore %s from snapshot %s (taken before %s at %s): %s -> %s, %d replicas", a.Service, a.Snapshot,
+		objs.file.Action, objs.file.Time.Local().Format(time.DateTime), p.res.FromImage, p.res.ToImage, replicasOf(saved))
+	p.applyTo = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
 		next, err := restoredSpec(cur, saved, restoreCause(a))
 		if err != nil {
 			return "", err
@@ -179,7 +181,7 @@ func planRestore(ctx context.Context, e *Executor, a domain.Action, d *appsv1.De
 			return "", err
 		}
 		return fmt.Sprintf("restored %s from snapshot %s (taken before %s at %s): %s, %d replicas", a.Service, a.Snapshot,
-			objs.file.Action, objs.file.Time.Local().Format(time.DateTime), p.toImage, replicasOf(saved)), nil
+			objs.file.Action, objs.file.Time.Local().Format(time.DateTime), p.res.ToImage, replicasOf(saved)), nil
 	}
 	return p, nil
 }
@@ -187,7 +189,8 @@ func planRestore(ctx context.Context, e *Executor, a domain.Action, d *appsv1.De
 // planBlueGreenRestore restores a blue-green service from a snapshot: both colours' saved specs
 // (images, replicas), and the saved selector's colour, switched at once when that colour is
 // already Ready as saved, else as soon as it is (a pending switch).
-func (e *Executor) planBlueGreenRestore(a domain.Action, pair bluegreen.Pair, active domain.Color, st bluegreen.State) (*bgPlan, error) {
+func (e *Executor) planPairRestore(a domain.Action, t pairTarget, p *plan) (*plan, error) {
+	pair, active, st := t.pair, t.active, t.st
 	objs, err := e.readSaved(a)
 	if err != nil {
 		return nil, err
@@ -200,9 +203,7 @@ func (e *Executor) planBlueGreenRestore(a domain.Action, pair bluegreen.Pair, ac
 	if !want.Valid() {
 		return nil, fmt.Errorf("snapshot %s: the saved selector has no %s", a.Snapshot, bluegreen.ColorLabel)
 	}
-	p := &bgPlan{verb: "update", resource: "deployments"}
-	p.res.FromRevision, p.res.ToRevision = st.Revision, st.Revision
-	p.res.FromImage = mainImage(pair.Of(active))
+	p.verb, p.resource = "update", "deployments"
 	if a.Trigger.ByGuard() {
 		p.eventType, p.eventReason = corev1.EventTypeWarning, AutoRollbackReason
 	}
@@ -242,8 +243,15 @@ func (e *Executor) planBlueGreenRestore(a domain.Action, pair bluegreen.Pair, ac
 		p.skip = fmt.Sprintf("skipped restore: %s already matches snapshot %s (%s on %s)", name, a.Snapshot, p.res.ToImage, want)
 		return p, nil
 	}
-	now := e.now()
-	delay := e.BlueGreen.scaleDownDelay()
+	now, delay := t.now, t.scaleDownWait
+	p.sentence = fmt.Sprintf("restore %s from snapshot %s (taken before %s at %s): %s -> %s on %s, %d replicas", name, a.Snapshot,
+		objs.file.Action, objs.file.Time.Local().Format(time.DateTime), p.res.FromImage, p.res.ToImage, want, replicasOf(target))
+	switch {
+	case switchNow:
+		p.sentence += fmt.Sprintf("; switch from %s at once", active)
+	case want != active:
+		p.sentence += fmt.Sprintf("; traffic switches from %s once %s is Ready", active, want)
+	}
 	p.apply = func(ctx context.Context) (string, error) {
 		// The Service first (guarded by its resourceVersion): no pending step of the state
 		// being replaced may run once the colours change.

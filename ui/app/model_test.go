@@ -456,6 +456,9 @@ func (f failing) History(context.Context, domain.Service, time.Duration, time.Du
 func (f failing) Revisions(ctx context.Context, s domain.Service) ([]domain.Revision, error) {
 	return f.b.Revisions(ctx, s)
 }
+func (f failing) Plan(ctx context.Context, a domain.Action) (domain.Plan, error) {
+	return f.b.Plan(ctx, a)
+}
 func (f failing) Execute(context.Context, domain.Action) (domain.Result, error) {
 	return domain.Result{}, errors.New("deployments.apps \"cart-service\" is forbidden: user demo cannot patch")
 }
