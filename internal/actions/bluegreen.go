@@ -325,7 +325,7 @@ func planPairScale(e *Executor, a domain.Action, t pairTarget, p *plan) (*plan, 
 		return p, nil
 	}
 	p.resource = "deployments/scale"
-	p.sentence = fmt.Sprintf("scale %s (%s) from %d to %d replicas", t.name, t.active, from, a.Replicas)
+	p.sentence = fmt.Sprintf("scale %s (%s): %d -> %d replicas", t.name, t.active, from, a.Replicas)
 	p.apply = func(ctx context.Context) (string, error) {
 		if err := e.scaleColor(ctx, t.act, a.Replicas); err != nil {
 			return "", err

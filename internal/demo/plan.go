@@ -115,7 +115,7 @@ func (b *Backend) plan(a domain.Action) (domain.Plan, error) {
 		if a.Replicas == d.replicas {
 			return skip(fmt.Sprintf("%s already has %d replicas", d.name, a.Replicas))
 		}
-		p.Sentence = fmt.Sprintf("scale %s from %d to %d replicas", d.name, d.replicas, a.Replicas)
+		p.Sentence = fmt.Sprintf("scale %s: %d -> %d replicas", d.name, d.replicas, a.Replicas)
 	case domain.ActionRestart:
 		if d.paused {
 			return p, fmt.Errorf("%s is paused: resume it (p) before restarting", d.name)
