@@ -207,20 +207,9 @@ func (e *Executor) planPairRestore(a domain.Action, t pairTarget, p *plan) (*pla
 	if a.Trigger.ByGuard() {
 		p.eventType, p.eventReason = corev1.EventTypeWarning, AutoRollbackReason
 	}
-	type change struct{ cur, saved *appsv1.Deployment }
-	var changes []change
-	for _, c := range domain.Colors {
-		cur := pair.Of(c)
-		saved := objs.deployments[cur.Name]
-		if saved == nil {
-			return nil, fmt.Errorf("snapshot %s holds no Deployment %s", a.Snapshot, cur.Name)
-		}
-		if _, err := restoredSpec(cur, saved, ""); err != nil {
-			return nil, fmt.Errorf("refusing to restore %s from snapshot %s: %s: %w", name, a.Snapshot, cur.Name, err)
-		}
-		if !specMatches(cur, saved) {
-			changes = append(changes, change{cur, saved})
-		}
+	changes, err := restoreChanges(a, pair, objs)
+	if err != nil {
+		return nil, err
 	}
 	target := objs.deployments[bluegreen.DeploymentName(name, want)]
 	p.res.ToImage = mainImage(target)
@@ -252,35 +241,26 @@ func (e *Executor) planPairRestore(a domain.Action, t pairTarget, p *plan) (*pla
 	case want != active:
 		p.sentence += fmt.Sprintf("; traffic switches from %s once %s is Ready", active, want)
 	}
+	var ann map[string]any
+	var sel map[string]string
+	switch {
+	case want == active:
+		ann = clearPending()
+		ann[bluegreen.AnnScaleDownAt] = nil
+	case switchNow:
+		ann = switchAnnotations(st.Revision+1, now, now.Add(delay), a.Trigger)
+		sel = map[string]string{bluegreen.ColorLabel: string(want)}
+	default:
+		ann = pendingAnnotations(want, mainImage(target), now, 0, delay, a.Trigger)
+	}
 	p.apply = func(ctx context.Context) (string, error) {
 		// The Service first (guarded by its resourceVersion): no pending step of the state
 		// being replaced may run once the colours change.
-		var ann map[string]any
-		var sel map[string]string
-		switch {
-		case want == active:
-			ann = clearPending()
-			ann[bluegreen.AnnScaleDownAt] = nil
-		case switchNow:
-			ann = switchAnnotations(st.Revision+1, now, now.Add(delay), a.Trigger)
-			sel = map[string]string{bluegreen.ColorLabel: string(want)}
-		default:
-			ann = pendingAnnotations(want, mainImage(target), now, 0, delay, a.Trigger)
-		}
 		if err := patchService(ctx, e, pair.Service, ann, sel); err != nil {
 			return "", err
 		}
 		for _, ch := range changes {
-			err := retryStatusConflicts(ctx, e, ch.cur, func(cur *appsv1.Deployment) error {
-				next, err := restoredSpec(cur, ch.saved, restoreCause(a))
-				if err != nil {
-					return err
-				}
-				setLastAction(ctx, &next.ObjectMeta)
-				_, err = e.Client.AppsV1().Deployments(cur.Namespace).Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager})
-				return err
-			})
-			if err != nil {
+			if err := e.restoreColor(ctx, a, ch.cur, ch.saved); err != nil {
 				return "", err
 			}
 		}
@@ -295,4 +275,41 @@ func (e *Executor) planPairRestore(a domain.Action, t pairTarget, p *plan) (*pla
 		return msg, nil
 	}
 	return p, nil
+}
+
+// restoreChange is a colour whose spec a restore replaces with the saved one.
+type restoreChange struct{ cur, saved *appsv1.Deployment }
+
+// restoreChanges are the colours of pair whose spec differs from the snapshot's; a colour the
+// snapshot lacks, or whose saved spec cannot be restored, refuses the restore.
+func restoreChanges(a domain.Action, pair bluegreen.Pair, objs savedObjects) ([]restoreChange, error) {
+	var changes []restoreChange
+	for _, c := range domain.Colors {
+		cur := pair.Of(c)
+		saved := objs.deployments[cur.Name]
+		if saved == nil {
+			return nil, fmt.Errorf("snapshot %s holds no Deployment %s", a.Snapshot, cur.Name)
+		}
+		if _, err := restoredSpec(cur, saved, ""); err != nil {
+			return nil, fmt.Errorf("refusing to restore %s from snapshot %s: %s: %w", pair.Service.Name, a.Snapshot, cur.Name, err)
+		}
+		if !specMatches(cur, saved) {
+			changes = append(changes, restoreChange{cur, saved})
+		}
+	}
+	return changes, nil
+}
+
+// restoreColor updates a colour's Deployment to its saved spec, guarded by the resourceVersion
+// read, retrying when only its status moved.
+func (e *Executor) restoreColor(ctx context.Context, a domain.Action, d, saved *appsv1.Deployment) error {
+	return retryStatusConflicts(ctx, e, d, func(cur *appsv1.Deployment) error {
+		next, err := restoredSpec(cur, saved, restoreCause(a))
+		if err != nil {
+			return err
+		}
+		setLastAction(ctx, &next.ObjectMeta)
+		_, err = e.Client.AppsV1().Deployments(cur.Namespace).Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager})
+		return err
+	})
 }
