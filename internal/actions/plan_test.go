@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/opsdeck/opsdeck/internal/audit"
 	"github.com/opsdeck/opsdeck/internal/bluegreen"
@@ -83,6 +86,40 @@ func TestPlanExecutedAfterSomeoneElseChangedItIsAConflict(t *testing.T) {
 		t.Fatalf("audit: %+v", entries)
 	}
 }
+
+// Planning an action on a plain Deployment reads the Deployment once and no Service: the
+// blue-green pair is looked for only when no Deployment has the service's name.
+func TestPlanOfAPlainDeploymentReadsItOnce(t *testing.T) {
+	f := setup(t)
+	f.env.CreateDeployment(t, f.ns, "web", "web:v1", 1)
+	var mu sync.Mutex
+	var requests []string
+	cfg := f.env.RESTConfig(t)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			requests = append(requests, r.Method+" "+r.URL.Path)
+			mu.Unlock()
+			return rt.RoundTrip(r)
+		})
+	})
+	counted := *f.exec
+	counted.Client = kubernetes.NewForConfigOrDie(cfg)
+	if _, err := counted.Plan(context.Background(), domain.Action{Kind: domain.ActionScale, Namespace: f.ns, Service: "web", Replicas: 2,
+		Trigger: domain.TriggerCLI}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"GET /apis/apps/v1/namespaces/" + f.ns + "/deployments/web"}
+	if strings.Join(requests, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("requests to plan a scale:\n%s\nwant:\n%s", strings.Join(requests, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // auditLines reads the fixture's audit log; a log never written has no lines.
 func auditLines(t *testing.T, f *fixture) []audit.Entry {
