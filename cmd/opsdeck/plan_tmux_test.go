@@ -40,6 +40,12 @@ func TestE2ETmuxPlanSentenceSameInConsoleAndCLI(t *testing.T) {
 	cli.keys("n", "Enter")
 	cli.waitScreen("the CLI to cancel", 10*time.Second, has("deploy web cancelled"))
 
+	// --dry-run prints the same sentence and changes nothing.
+	if r := opsdeck(t, nil, append(global, "deploy", "web", "web:v2", "--dry-run")...); r.code != 0 ||
+		r.stdout != sentence+"\n(dry run: nothing was changed)\n" {
+		t.Fatalf("deploy --dry-run: %+v", r)
+	}
+
 	// The CLI refuses a bad image in one line.
 	r := opsdeck(t, nil, append(global, "deploy", "web", "Web:v2", "--yes")...)
 	reason := strings.TrimPrefix(oneLineFailure(t, r), "opsdeck: ")

@@ -39,7 +39,6 @@ type flow struct {
 	action    domain.Action
 	svc       domain.Service
 	container int
-	from, to  string // what the confirmation shows
 	revisions []domain.Revision
 	choices   []choice // the rollback picker's entries
 	verb      string   // stagePending: approve, cancel or run-now
@@ -196,7 +195,6 @@ func (m *Model) askImage() tea.Cmd {
 		}
 	}
 	lines = append(lines, "new image (now "+current+"):")
-	m.flow.from = current
 	m.flow.stage = stageImage
 	// No validator of its own: the executor judges the image (planArrived shows its refusal).
 	d := dialog.NewInput(m.theme, m.keys, "deploy "+svc.Name, lines, current, nil)
@@ -314,7 +312,6 @@ func (m *Model) dialogKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.askImage()
 	case stageImage:
 		f.action.Image = d.Value()
-		f.to = d.Value()
 		return m.askExecutor()
 	case stageFrozen:
 		f.stage = stageConfirm
