@@ -1,8 +1,12 @@
 // Package actions is opsdeck's one executor: every mutation, whether a key in the console, a
-// CLI verb or an auto-guard decision, goes through Executor.Execute, which alone decides whether
-// it may run (read-only mode), checks the caller's expectation of the revision, saves the object,
-// acts with kubectl's own helpers under a resourceVersion precondition, writes the audit line,
-// and records a Kubernetes Event. One file per action holds what is particular to it.
+// CLI verb or an auto-guard decision, goes through it. Executor.Plan alone decides whether an
+// action may run (read-only mode, validation), reads its target (a Deployment, or a blue-green
+// pair through its Service) and asks that target's planner for one plan: the sentence a person
+// confirms, the state it was read at, the objects to save, the change. Executing a plan
+// (Execute, ExecutePlan) checks that state still holds, saves the objects, acts with kubectl's
+// own helpers under resourceVersion preconditions, writes the audit line and records a
+// Kubernetes Event, in one place for every plan. One file per action holds what is particular
+// to it on a Deployment; bluegreen.go plans the blue-green ones.
 package actions
 
 import (
