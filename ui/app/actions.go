@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/opsdeck/opsdeck/internal/safe"
-
 	tea "charm.land/bubbletea/v2"
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"github.com/opsdeck/opsdeck/ui/components/dialog"
 	"github.com/opsdeck/opsdeck/ui/format"
 )
