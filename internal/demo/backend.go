@@ -193,7 +193,17 @@ func (b *Backend) Execute(ctx context.Context, a domain.Action) (domain.Result, 
 	}
 	b.mu.Lock()
 	now := b.advance()
-	res, err := b.execute(a, now)
+	var res domain.Result
+	var err error
+	if x := a.Expect; x != nil && x.Sentence != "" {
+		// A confirmed plan: refused when it would now do something else.
+		if p, perr := b.plan(a); perr == nil && !p.Skipped && p.Sentence != x.Sentence {
+			err = fmt.Errorf("%w: changed since you confirmed: %s: the plan now reads %q; nothing was changed, look again", domain.ErrConflict, a.Service, p.Sentence)
+		}
+	}
+	if err == nil {
+		res, err = b.execute(a, now)
+	}
 	if err == nil {
 		// The controllers react at once, as they would to the watch event.
 		if bg := b.sim.findBlueGreen(a.Namespace, a.Service); bg != nil {
