@@ -7,12 +7,12 @@ import (
 	"context"
 	"time"
 
-	"charm.land/bubbles/v2/help"
 	tea "charm.land/bubbletea/v2"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/safe"
 	"github.com/opsdeck/opsdeck/ui/components/dialog"
 	"github.com/opsdeck/opsdeck/ui/components/events"
+	"github.com/opsdeck/opsdeck/ui/components/keyhelp"
 	"github.com/opsdeck/opsdeck/ui/components/logs"
 	"github.com/opsdeck/opsdeck/ui/components/metrics"
 	"github.com/opsdeck/opsdeck/ui/components/rollout"
@@ -51,7 +51,7 @@ type Model struct {
 	cancel  context.CancelFunc
 	theme   theme.Theme
 	keys    keys.KeyMap
-	help    help.Model
+	help    keyhelp.Model
 
 	width, height int
 	now           time.Time
@@ -78,10 +78,9 @@ type Model struct {
 	events  events.Model
 	alerts  *alerts
 
-	focus    pane
-	details  bool
-	showHelp bool
-	selKey   string
+	focus   pane
+	details bool
+	selKey  string
 
 	dialog  *dialog.Model
 	flow    flow
@@ -117,7 +116,6 @@ func newModel(parent context.Context, b domain.Backend, o Options) Model {
 		cancel:    cancel,
 		theme:     th,
 		keys:      km,
-		help:      help.New(),
 		identity:  b.Identity(),
 		store:     metrics.NewStore(int(o.HistoryWindow/min(o.Refresh, historyStep(o.HistoryWindow))) + 16),
 		backfill:  map[string]bool{},
@@ -135,6 +133,7 @@ func newModel(parent context.Context, b domain.Backend, o Options) Model {
 	if err := m.keys.Apply(o.KeyOverrides); err != nil {
 		m.setStatus(err.Error(), true)
 	}
+	m.help = keyhelp.New(th, m.keys)
 	m.setKeyMaps()
 	m.now = o.Clock.Now()
 	m.layout()
@@ -149,6 +148,8 @@ func (m Model) withTheme(t theme.Theme) Model {
 	m.rollout = rollout.New(t)
 	m.events = events.New(t)
 	m.status.SetTheme(t)
+	m.help = keyhelp.New(t, m.keys)
+	m.help.SetWidth(m.width)
 	m.metrics = metrics.NewPane(t, m.opts.Thresholds, m.store, m.opts.HistoryWindow)
 	m.setKeyMaps()
 	m.layout()

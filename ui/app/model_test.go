@@ -439,11 +439,11 @@ func TestHelpDetailsFocusQuit(t *testing.T) {
 	h := newHarness(t, 80, 24, Options{})
 	h.settle()
 	h.press("?")
-	if !h.m.showHelp || !strings.Contains(h.screen(), "pause/resume") {
+	if !h.m.help.IsOpen() || !strings.Contains(h.screen(), "pause/resume") {
 		t.Fatalf("help:\n%s", h.screen())
 	}
 	h.press("esc")
-	if h.m.showHelp {
+	if h.m.help.IsOpen() {
 		t.Fatal("esc did not close help")
 	}
 	h.press("tab")

@@ -25,11 +25,11 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.dialogKey(k)
 	case m.logs != nil:
 		return m.logsUpdate(k)
-	case m.showHelp:
+	case m.help.IsOpen():
 		if key.Matches(k, m.keys.Quit) {
 			return m.quit()
 		}
-		m.showHelp = !key.Matches(k, m.keys.Help, m.keys.Cancel)
+		m.help, _ = m.help.Update(k)
 		return nil
 	case m.table.Filtering():
 		return m.tableKey(k)
@@ -52,7 +52,7 @@ func (m *Model) consoleKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 	case key.Matches(k, km.Quit):
 		return m.quit(), true
 	case key.Matches(k, km.Help):
-		m.showHelp = true
+		m.help.Open()
 	case key.Matches(k, km.Cancel) && m.details:
 		m.details = false
 		m.focus = paneServices

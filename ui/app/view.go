@@ -166,8 +166,8 @@ func (m *Model) render() string {
 	switch {
 	case m.dialog != nil:
 		screen = overlay(screen, m.dialog.View(m.width-4), m.width)
-	case m.showHelp:
-		screen = overlay(screen, m.helpView(), m.width)
+	case m.help.IsOpen():
+		screen = overlay(screen, m.help.View(m.width, m.helpSections()), m.width)
 	}
 	return screen
 }
@@ -284,7 +284,7 @@ func (m *Model) statusLine() string {
 	if m.table.Filtering() {
 		return format.Fit(m.table.FilterView()+m.theme.Muted.Render("   enter keep · esc clear"), m.width)
 	}
-	return m.status.View(m.width, m.now, func() string { return m.help.ShortHelpView(m.keys.ShortHelp()) })
+	return m.status.View(m.width, m.now, func() string { return m.help.Short(m.keys) })
 }
 
 // overlay draws box centred over screen.
