@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,20 +40,32 @@ type harness struct {
 func newHarness(t *testing.T, w, h int, o Options, demoOpts ...demo.Option) *harness {
 	t.Helper()
 	clock := demo.NewManualClock(t0)
-	b := demo.New(clock, demoOpts...)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	b := newDemo(t, ctx, clock, demoOpts...)
 	b.SetPollInterval(2 * time.Millisecond)
 	o.Clock = clock
 	o.Refresh = time.Hour
 	if o.Thresholds.Default == nil {
 		o.Thresholds = testThresholds
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	hs := &harness{t: t, b: b, clock: clock, msgs: make(chan tea.Msg, 64), ctx: ctx}
 	hs.m = newModel(ctx, b, o).withTheme(theme.Plain())
 	hs.send(tea.WindowSizeMsg{Width: w, Height: h})
 	hs.run(hs.m.Init())
 	return hs
+}
+
+// newDemo starts the demo backend on clock for ctx's life, its audit log in the test's
+// temporary directory.
+func newDemo(t *testing.T, ctx context.Context, clock *demo.ManualClock, opts ...demo.Option) *demo.Backend {
+	t.Helper()
+	opts = append([]demo.Option{demo.WithAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))}, opts...)
+	b, err := demo.New(ctx, clock, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func (h *harness) run(cmd tea.Cmd) {
