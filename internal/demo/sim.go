@@ -489,7 +489,7 @@ func (s *sim) backOff(ctx context.Context, p *corev1.Pod, t time.Time) {
 		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: Namespace, Name: p.Name},
 		Type:           corev1.EventTypeWarning, Reason: "BackOff", Message: msg, Count: 1,
 		FirstTimestamp: metav1.NewTime(t), LastTimestamp: metav1.NewTime(t),
-		Source:         corev1.EventSource{Component: "kubelet"},
+		Source: corev1.EventSource{Component: "kubelet"},
 	}, metav1.CreateOptions{})
 }
 
