@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -96,6 +97,9 @@ func TestPerfGuardRevertsAtScale(t *testing.T) {
 		return image(t, client, ns, "web") == "web:v1" && len(rollbacks(t, g.audit)) == 1, g.output()
 	})
 	d := reaction(t, env, client, ns, "web", "web:v2-bad", g.audit)
+	if os.Getenv("OPSDECK_PERF_VERBOSE") != "" {
+		t.Log(g.output())
+	}
 	t.Logf("guard -A over %d services: bad rollout rolled back %.1fs after its first sample (goal: the 5xx rule's for 20s + 3s)",
 		len(st.Services)+1, d.Seconds())
 }
