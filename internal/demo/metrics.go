@@ -159,33 +159,3 @@ func (m *metricsSource) History(ctx context.Context, svc domain.Service, window,
 	}
 	return out, nil
 }
-
-// Counters are each pod's request counters since it became Ready, for auto-guard's early
-// verdict: requests at the behaviour's rate, errors at its ratio, latency in its buckets.
-func (m *metricsSource) Counters(ctx context.Context, rss []domain.ReplicaSetRef) ([]domain.PodCounters, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	now := m.clock.Now()
-	want := map[string]bool{}
-	for _, r := range rss {
-		want[r.Namespace+"/"+r.Name] = true
-	}
-	m.sim.mu.Lock()
-	defer m.sim.mu.Unlock()
-	var out []domain.PodCounters
-	for _, p := range m.sim.livesAt("", now) {
-		if !want[Namespace+"/"+p.replicaSet] || !p.ready(now) {
-			continue
-		}
-		b := simulator.BehaviourFor(p.image)
-		req := math.Floor(b.RPS * now.Sub(p.readyAt).Seconds())
-		c := domain.PodCounters{Namespace: Namespace, Pod: p.name, ReplicaSet: p.replicaSet, Requests: req, Errors: math.Floor(req * b.ErrorRatio)}
-		for i, share := range simulator.BucketShares(b) {
-			c.Latency = append(c.Latency, domain.Bucket{LE: simulator.Buckets[i], Count: math.Floor(req * share)})
-		}
-		c.Latency = append(c.Latency, domain.Bucket{LE: math.Inf(1), Count: req})
-		out = append(out, c)
-	}
-	return out, nil
-}

@@ -176,10 +176,3 @@ func MixedP99(pods []Share) float64 {
 	}
 	return bucketQuantile(0.99, Buckets, cum, total)
 }
-
-// BucketShares is the share of requests at or under each of Buckets for pods of behaviour b.
-func BucketShares(b Behaviour) []float64 {
-	out := make([]float64, len(Buckets))
-	latencyFor(b.P99).cdf(1, out)
-	return out
-}
