@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -240,6 +241,13 @@ func (b *Backend) truth(now time.Time) domain.ClusterState {
 		for i := range l.Items {
 			if bluegreen.IsBlueGreen(&l.Items[i]) {
 				objs.Services = append(objs.Services, &l.Items[i])
+			}
+		}
+	}
+	if l, err := b.client.CoreV1().Events(Namespace).List(ctx, metav1.ListOptions{}); err == nil {
+		for i := range l.Items {
+			if l.Items[i].Type == corev1.EventTypeWarning { // as the watcher's field selector
+				objs.Events = append(objs.Events, &l.Items[i])
 			}
 		}
 	}

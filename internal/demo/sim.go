@@ -85,8 +85,9 @@ func (s *sim) advanceTo(ctx context.Context, now time.Time) {
 	if now.Before(s.now) {
 		now = s.now
 	}
-	if now.Sub(s.now) > maxCatchUp {
-		s.now = now.Add(-maxCatchUp).Truncate(time.Second)
+	if s.now.IsZero() || now.Sub(s.now) > maxCatchUp {
+		// The start, or a long sleep: one step, at now.
+		s.now = now.Truncate(time.Second)
 	}
 	for t := s.now.Truncate(time.Second).Add(time.Second); !t.After(now); t = t.Add(time.Second) {
 		s.step(ctx, t)
