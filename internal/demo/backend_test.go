@@ -280,3 +280,14 @@ func TestBlueGreenDeploySwitchScaleDown(t *testing.T) {
 		t.Fatalf("blue after the delay: %+v", blue)
 	}
 }
+
+// BenchmarkNew is the demo's start: seeding, the first steps, the watches' sync.
+func BenchmarkNew(b *testing.B) {
+	for b.Loop() {
+		ctx, cancel := context.WithCancel(context.Background())
+		if _, err := New(ctx, NewManualClock(t0), WithBlueGreen(0, 0), WithAuditLog(filepath.Join(b.TempDir(), "audit.jsonl"))); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+	}
+}

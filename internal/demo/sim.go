@@ -93,6 +93,7 @@ func (s *sim) advanceTo(ctx context.Context, now time.Time) {
 		s.step(ctx, t)
 	}
 	s.step(ctx, now)
+	s.forget(now)
 }
 
 // step runs the controllers once at t. Write errors (a conflict with the executor) are left
@@ -564,6 +565,23 @@ func (s *sim) syncStatus(ctx context.Context, d *appsv1.Deployment, newRS *appsv
 	c := d.DeepCopy()
 	c.Status = st
 	_, _ = s.client.AppsV1().Deployments(Namespace).UpdateStatus(ctx, c, metav1.UpdateOptions{})
+}
+
+// keepLives is how long a deleted pod's record is kept for backfills (a console's history
+// window is shorter).
+const keepLives = 2 * time.Hour
+
+// forget drops the records of pods deleted more than keepLives before t.
+func (s *sim) forget(t time.Time) {
+	kept := s.order[:0]
+	for _, l := range s.order {
+		if !l.deleted.IsZero() && t.Sub(l.deleted) > keepLives {
+			delete(s.lives, l.name)
+			continue
+		}
+		kept = append(kept, l)
+	}
+	s.order = kept
 }
 
 // livesAt returns the pods of service (all when empty) that ran at t.
