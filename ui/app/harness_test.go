@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -165,12 +166,18 @@ func (h *harness) synced() {
 			return false
 		}
 		for i := range want.Services {
-			if m.state.Services[i].ResourceVersion != want.Services[i].ResourceVersion {
+			if observed(m.state.Services[i]) != observed(want.Services[i]) {
 				return false
 			}
 		}
 		return true
 	})
+}
+
+// observed is what the watch shows of a service: its objects' resourceVersions, and its
+// ReplicaSets and pods (a pod's status can change without its Deployment's).
+func observed(s domain.Service) string {
+	return s.ResourceVersion + fmt.Sprintf("%v", s.ReplicaSets)
 }
 
 // refresh runs one metrics poll at the clock's time and waits for its frame.
