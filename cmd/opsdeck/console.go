@@ -37,6 +37,7 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 		if err != nil {
 			return err
 		}
+		defer b.Close()
 		cg := newConsoleGuard(cfg, b, nil, guardOn, g.readOnly)
 		go cg.run(ctx)
 		return app.Run(ctx, b, cg.options(opts))

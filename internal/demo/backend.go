@@ -39,8 +39,9 @@ type Backend struct {
 	reconciler  *bluegreen.Reconciler
 	steps       stepEvents
 
-	kick chan struct{}
-	poll time.Duration
+	kick    chan struct{}
+	poll    time.Duration
+	tempDir string // the audit log's temporary directory, when New made one
 }
 
 // Option configures New.
@@ -89,6 +90,7 @@ func New(ctx context.Context, clock domain.Clock, opts ...Option) (*Backend, err
 	for _, opt := range opts {
 		opt(&o)
 	}
+	var tempDir string
 	if o.auditLog == "" {
 		dir, err := os.MkdirTemp("", "opsdeck-demo-")
 		if err != nil {
@@ -96,6 +98,7 @@ func New(ctx context.Context, clock domain.Clock, opts ...Option) (*Backend, err
 		}
 		go func() { <-ctx.Done(); os.RemoveAll(dir) }()
 		o.auditLog = filepath.Join(dir, "audit.jsonl")
+		tempDir = dir
 	}
 	log, err := audit.Open(o.auditLog)
 	if err != nil {
@@ -103,7 +106,7 @@ func New(ctx context.Context, clock domain.Clock, opts ...Option) (*Backend, err
 	}
 
 	client, api := newClientset(clock)
-	b := &Backend{clock: clock, client: client, sim: newSim(client), audit: log, ctx: ctx,
+	b := &Backend{clock: clock, client: client, sim: newSim(client), audit: log, ctx: ctx, tempDir: tempDir,
 		kick: make(chan struct{}, 1), poll: 200 * time.Millisecond}
 	api.onWrite = b.wake
 	start := clock.Now()
@@ -160,6 +163,14 @@ func (b *Backend) SetPollInterval(d time.Duration) {
 		b.poll = d
 		b.reconcileMu.Unlock()
 		b.wake()
+	}
+}
+
+// Close removes the temporary directory of the audit log, when New made one (it is also
+// removed when the context ends, but a process that exits may not wait for that).
+func (b *Backend) Close() {
+	if b.tempDir != "" {
+		os.RemoveAll(b.tempDir)
 	}
 }
 
