@@ -118,11 +118,13 @@ func (h *harness) until(what string, cond func(m Model) bool) {
 	}
 }
 
-// press sends keys: single characters, or names like "enter", "esc", "tab", "backspace".
+// press sends keys: single characters, or names like "enter", "esc", "tab", "backspace". A key
+// that asked the executor for a plan waits for its answer, as a person waits for the question.
 func (h *harness) press(keys ...string) {
 	h.t.Helper()
 	for _, k := range keys {
 		h.send(keyMsg(k))
+		h.until("the executor's plan", func(m Model) bool { return m.flow.stage != stagePlanning })
 	}
 }
 
