@@ -87,7 +87,14 @@ func TestDemoDeployGoesThroughExecutor(t *testing.T) {
 	}
 	a := domain.Action{Kind: domain.ActionDeploy, Namespace: demo.Namespace, Service: "order-service", Image: "order-service:v2",
 		Trigger: domain.TriggerKey, ExpectRevision: 1}
-	res, err := b.Execute(ctx, a)
+	plan, err := b.Plan(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "order-service:v1 -> order-service:v2 (revision 1 -> 2)"; !strings.Contains(plan.Sentence, want) {
+		t.Errorf("the plan's sentence %q lacks %q", plan.Sentence, want)
+	}
+	res, err := b.Execute(ctx, plan.Confirmed())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,9 +129,15 @@ func TestDemoReadOnlyRefusedByExecutor(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := domain.Action{Kind: domain.ActionDeploy, Namespace: demo.Namespace, Service: "order-service", Image: "order-service:v2", Trigger: domain.TriggerKey}
-	_, err = b.Execute(ctx, a)
-	if !errors.Is(err, domain.ErrReadOnly) || !strings.Contains(err.Error(), "refusing to deploy order-service (started with --readonly)") {
-		t.Fatalf("a read-only demo's deploy: %v", err)
+
+	// Refused when planned (before the y question) and when executed.
+	for what, do := range map[string]func() error{
+		"plan":    func() error { _, err := b.Plan(ctx, a); return err },
+		"execute": func() error { _, err := b.Execute(ctx, a); return err },
+	} {
+		if err := do(); !errors.Is(err, domain.ErrReadOnly) || !strings.Contains(err.Error(), "refusing to deploy order-service (started with --readonly)") {
+			t.Errorf("a read-only demo's deploy, %s: %v", what, err)
+		}
 	}
 	if entries := auditOf(t, g.auditLog); len(entries) != 0 {
 		t.Errorf("a refused deploy wrote the audit log: %+v", entries)
