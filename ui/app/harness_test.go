@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,20 +41,32 @@ type harness struct {
 func newHarness(t *testing.T, w, h int, o Options, demoOpts ...demo.Option) *harness {
 	t.Helper()
 	clock := demo.NewManualClock(t0)
-	b := demo.New(clock, demoOpts...)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	b := newDemo(t, ctx, clock, demoOpts...)
 	b.SetPollInterval(2 * time.Millisecond)
 	o.Clock = clock
 	o.Refresh = time.Hour
 	if o.Thresholds.Default == nil {
 		o.Thresholds = testThresholds
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	hs := &harness{t: t, b: b, clock: clock, msgs: make(chan tea.Msg, 64), ctx: ctx}
 	hs.m = newModel(ctx, b, o).withTheme(theme.Plain())
 	hs.send(tea.WindowSizeMsg{Width: w, Height: h})
 	hs.run(hs.m.Init())
 	return hs
+}
+
+// newDemo starts the demo backend on clock for ctx's life, its audit log in the test's
+// temporary directory.
+func newDemo(t *testing.T, ctx context.Context, clock *demo.ManualClock, opts ...demo.Option) *demo.Backend {
+	t.Helper()
+	opts = append([]demo.Option{demo.WithAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))}, opts...)
+	b, err := demo.New(ctx, clock, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func (h *harness) run(cmd tea.Cmd) {
@@ -154,12 +168,18 @@ func (h *harness) synced() {
 			return false
 		}
 		for i := range want.Services {
-			if m.state.Services[i].ResourceVersion != want.Services[i].ResourceVersion {
+			if observed(m.state.Services[i]) != observed(want.Services[i]) {
 				return false
 			}
 		}
 		return true
 	})
+}
+
+// observed is what the watch shows of a service: its objects' resourceVersions, and its
+// ReplicaSets and pods (a pod's status can change without its Deployment's).
+func observed(s domain.Service) string {
+	return s.ResourceVersion + fmt.Sprintf("%v", s.ReplicaSets)
 }
 
 // refresh runs one metrics poll at the clock's time and waits for its frame.

@@ -147,10 +147,11 @@ func TestDeployExecutesThroughBackend(t *testing.T) {
 	}
 	h.until("the action's result", func(m Model) bool { return m.pending == 0 })
 	ev := h.m.events.Entries()[0]
-	if ev.Source != domain.SourceAction || !strings.Contains(ev.Message, "order-service:v1 -> order-service:v2") {
+	// The executor's own result.
+	if ev.Source != domain.SourceAction || !strings.Contains(ev.Message, "deployed order-service:v2 to order-service") {
 		t.Fatalf("events pane: %+v", ev)
 	}
-	if !strings.Contains(h.screen(), "order-service:v1 -> order-service:v2 (revision 2)") {
+	if !strings.Contains(h.screen(), "• deployed order-service:v2 to order-service (container") {
 		t.Fatalf("status line:\n%s", h.screen())
 	}
 	h.step(8*time.Second, 2*time.Second)
