@@ -41,7 +41,7 @@ func (m *Model) logsUpdate(msg tea.Msg) tea.Cmd {
 	v, out, cmd := m.logs.Update(msg)
 	if out == logs.Close {
 		m.logs = nil
-		m.focus = paneServices
+		m.focus.pane = paneServices
 		return nil
 	}
 	m.logs = &v

@@ -28,21 +28,6 @@ const (
 	MinHeight = 24
 )
 
-// pane identifies a focusable pane.
-type pane int
-
-const (
-	paneServices pane = iota
-	paneMetrics
-	paneRollout
-	paneEvents
-	numPanes
-)
-
-func (p pane) String() string {
-	return [...]string{"services", "metrics", "rollout", "events"}[p]
-}
-
 // Model is the root model. Create it with New.
 type Model struct {
 	backend domain.Backend
@@ -78,9 +63,8 @@ type Model struct {
 	events  events.Model
 	alerts  *alerts
 
-	focus   pane
-	details bool
-	selKey  string
+	focus  focus
+	selKey string
 
 	dialog  *dialog.Model
 	flow    flow

@@ -448,19 +448,19 @@ func TestHelpDetailsFocusQuit(t *testing.T) {
 		t.Fatal("esc did not close help")
 	}
 	h.press("tab")
-	if h.m.focus != paneMetrics || !strings.Contains(h.screen(), "▶ metrics") {
+	if h.m.focus.pane != paneMetrics || !strings.Contains(h.screen(), "▶ metrics") {
 		t.Fatal("tab did not focus metrics")
 	}
 	h.press("tab", "tab", "tab")
-	if h.m.focus != paneServices {
+	if h.m.focus.pane != paneServices {
 		t.Fatal("tab does not cycle")
 	}
 	h.press("enter")
-	if !h.m.details || !strings.Contains(h.screen(), "details: cart-service") {
+	if !h.m.focus.details || !strings.Contains(h.screen(), "details: cart-service") {
 		t.Fatalf("details:\n%s", h.screen())
 	}
 	h.press("esc")
-	if h.m.details {
+	if h.m.focus.details {
 		t.Fatal("esc did not leave details")
 	}
 	_, cmd := h.m.Update(keyMsg("q"))

@@ -53,18 +53,13 @@ func (m *Model) consoleKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		return m.quit(), true
 	case key.Matches(k, km.Help):
 		m.help.Open()
-	case key.Matches(k, km.Cancel) && m.details:
-		m.details = false
-		m.focus = paneServices
+	case key.Matches(k, km.Cancel) && m.focus.details:
+		m.focus.closeDetails()
 	case key.Matches(k, km.NextPane):
-		m.focus = (m.focus + 1) % numPanes
-		if m.details && m.focus != paneMetrics && m.focus != paneRollout {
-			m.focus = paneMetrics
-		}
+		m.focus.next()
 	case key.Matches(k, km.Details):
 		if _, ok := m.selected(); ok {
-			m.details = true
-			m.focus = paneRollout
+			m.focus.openDetails()
 		}
 	case key.Matches(k, km.Guard):
 		return m.toggleGuard(), true
@@ -110,11 +105,11 @@ func (m *Model) actionKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 // except in the details view, where the table is hidden.
 func (m *Model) paneKey(k tea.KeyPressMsg) tea.Cmd {
 	switch {
-	case m.focus == paneRollout && m.rollout.Handles(k):
+	case m.focus.is(paneRollout) && m.rollout.Handles(k):
 		m.rollout, _ = m.rollout.Update(k)
-	case m.focus == paneEvents && m.events.Handles(k):
+	case m.focus.is(paneEvents) && m.events.Handles(k):
 		m.events, _ = m.events.Update(k)
-	case m.details:
+	case m.focus.details:
 	default:
 		return m.tableKey(k)
 	}

@@ -27,13 +27,13 @@ func TestKeysGoToTheFocusedPane(t *testing.T) {
 	}
 	for _, s := range steps {
 		h.press(s.keys...)
-		if h.m.focus != s.focus || selectedName(h.m) != s.want {
-			t.Fatalf("after %v: focus %s, selected %q; want %s, %q", s.keys, h.m.focus, selectedName(h.m), s.focus, s.want)
+		if h.m.focus.pane != s.focus || selectedName(h.m) != s.want {
+			t.Fatalf("after %v: focus %s, selected %q; want %s, %q", s.keys, h.m.focus.pane, selectedName(h.m), s.focus, s.want)
 		}
 	}
 	h.press("esc", "tab", "tab", "tab", "/", "g", "a", "t")
-	if h.m.focus != paneEvents || !h.m.table.Filtering() || h.m.table.Len() != 1 {
-		t.Fatalf("filter from the events pane: focus %s, filtering %v, %d rows", h.m.focus, h.m.table.Filtering(), h.m.table.Len())
+	if h.m.focus.pane != paneEvents || !h.m.table.Filtering() || h.m.table.Len() != 1 {
+		t.Fatalf("filter from the events pane: focus %s, filtering %v, %d rows", h.m.focus.pane, h.m.table.Filtering(), h.m.table.Len())
 	}
 	h.press("esc")
 	if h.m.table.Filtering() || h.m.table.Len() != 5 {

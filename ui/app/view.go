@@ -59,7 +59,7 @@ func (m *Model) sizes() sizes {
 		s.metricsW = m.width / 2
 	}
 	s.rolloutW = m.width - s.metricsW - 1
-	if m.details {
+	if m.focus.details {
 		s.midH = max(1, m.height-header.Height-2)
 		return s
 	}
@@ -81,7 +81,7 @@ func (m *Model) layout() {
 	}
 	s := m.sizes()
 	m.table.SetSize(m.width, s.tableH)
-	m.table.SetFocused(m.focus == paneServices && !m.details)
+	m.table.SetFocused(m.focus.is(paneServices) && !m.focus.details)
 	m.metrics.SetSize(s.metricsW, s.midH)
 	m.rollout.SetSize(s.rolloutW, s.midH)
 	m.events.SetSize(m.width, s.eventsH)
@@ -137,7 +137,7 @@ func (m *Model) render() string {
 	if hasSvc {
 		name = svc.Name
 	}
-	if m.details {
+	if m.focus.details {
 		b.WriteByte('\n')
 		b.WriteString(m.title("details: "+name+"  (esc back)", m.width, false))
 		m.writeMiddle(&b, s, name)
@@ -147,7 +147,7 @@ func (m *Model) render() string {
 		if f := m.table.Filter(); f != "" {
 			tt += fmt.Sprintf(" · filter %q", f)
 		}
-		b.WriteString(m.title(tt, m.width, m.focus == paneServices))
+		b.WriteString(m.title(tt, m.width, m.focus.is(paneServices)))
 		b.WriteByte('\n')
 		b.WriteString(m.table.View())
 		m.writeMiddle(&b, s, name)
@@ -156,7 +156,7 @@ func (m *Model) render() string {
 		if n := m.alerts.active(); n > 0 {
 			et += fmt.Sprintf(" · %d alert(s) firing", n)
 		}
-		b.WriteString(m.title(et, m.width, m.focus == paneEvents))
+		b.WriteString(m.title(et, m.width, m.focus.is(paneEvents)))
 		b.WriteByte('\n')
 		b.WriteString(m.events.View())
 	}
@@ -179,9 +179,9 @@ func (m *Model) writeMiddle(b *strings.Builder, s sizes, name string) {
 	if name != "" {
 		mt += ": " + name
 	}
-	b.WriteString(m.title(mt, s.metricsW, m.focus == paneMetrics))
+	b.WriteString(m.title(mt, s.metricsW, m.focus.is(paneMetrics)))
 	b.WriteString(m.theme.Rule.Render("┬"))
-	b.WriteString(m.title("rollout", s.rolloutW, m.focus == paneRollout))
+	b.WriteString(m.title("rollout", s.rolloutW, m.focus.is(paneRollout)))
 	left := strings.Split(m.metrics.View(), "\n")
 	right := strings.Split(m.rollout.View(), "\n")
 	sep := m.theme.Rule.Render("│")
