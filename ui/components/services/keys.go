@@ -19,9 +19,9 @@ type KeyMap struct {
 
 // NewKeyMap draws the table's keys from the console's key map, so config overrides apply.
 func NewKeyMap(k keys.KeyMap) KeyMap {
-	clear := k.Cancel
-	clear.SetHelp(k.Cancel.Help().Key, "clear filter")
-	return KeyMap{Up: k.Up, Down: k.Down, Top: k.Top, Bottom: k.Bottom, Sort: k.Sort, Filter: k.Filter, Clear: clear}
+	clearFilter := k.Cancel
+	clearFilter.SetHelp(k.Cancel.Help().Key, "clear filter")
+	return KeyMap{Up: k.Up, Down: k.Down, Top: k.Top, Bottom: k.Bottom, Sort: k.Sort, Filter: k.Filter, Clear: clearFilter}
 }
 
 // ShortHelp lists the table's keys.
