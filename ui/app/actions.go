@@ -208,7 +208,7 @@ func (m *Model) beginRollback() tea.Cmd {
 		return nil
 	}
 	m.flow = flow{action: m.newAction(domain.ActionRollback, svc), svc: svc, stage: stageLoadingRevisions}
-	if r, ok := m.revisions[svc.Key()]; ok && r.rev == svc.Revision && r.err == nil {
+	if r, ok := m.revisions[svc.Key()]; ok && r.stamp == historyStamp(svc) && r.err == nil {
 		m.openRevisionPicker(r.revs, r.snaps)
 		return nil
 	}

@@ -106,7 +106,7 @@ func benchModel(tb testing.TB) (Model, *big) {
 	series, _ := b.History(context.Background(), svc, m.opts.HistoryWindow, 2*time.Second)
 	up(historyMsg{key: svc.Key(), ns: svc.Namespace, series: series})
 	revs, _ := b.Revisions(context.Background(), svc)
-	up(revisionsMsg{key: svc.Key(), rev: svc.Revision, revs: revs})
+	up(revisionsMsg{key: svc.Key(), stamp: historyStamp(svc), revs: revs})
 	if m.table.Total() != 500 {
 		tb.Fatalf("%d services", m.table.Total())
 	}

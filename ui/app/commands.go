@@ -61,7 +61,7 @@ func fetchHistory(ctx context.Context, b domain.Backend, svc domain.Service, win
 func fetchRevisions(ctx context.Context, b domain.Backend, svc domain.Service) tea.Cmd {
 	return func() tea.Msg {
 		revs, err := b.Revisions(ctx, svc)
-		return revisionsMsg{key: svc.Key(), rev: svc.Revision, revs: revs, err: err, snaps: snapshots(ctx, b, svc)}
+		return revisionsMsg{key: svc.Key(), stamp: historyStamp(svc), revs: revs, err: err, snaps: snapshots(ctx, b, svc)}
 	}
 }
 

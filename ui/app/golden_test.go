@@ -22,7 +22,7 @@ func (h *harness) revsLoaded() {
 		}
 		r, have := m.revisions[svc.Key()]
 		_, asking := m.revAsked[svc.Key()]
-		return have && r.rev == svc.Revision && !asking
+		return have && r.stamp == historyStamp(svc) && !asking
 	})
 }
 

@@ -205,7 +205,7 @@ func (h *harness) settle() {
 		}
 		r, have := m.revisions[svc.Key()]
 		_, asking := m.revAsked[svc.Key()]
-		return have && r.rev == svc.Revision && !asking && len(m.store.Points(svc.Key(), domain.MetricRequestRate)) > 10
+		return have && r.stamp == historyStamp(svc) && !asking && len(m.store.Points(svc.Key(), domain.MetricRequestRate)) > 10
 	})
 }
 

@@ -5,6 +5,8 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -55,7 +57,7 @@ type Model struct {
 	store     *metrics.Store
 	backfill  map[string]bool
 	revisions map[string]revisionsMsg
-	revAsked  map[string]int64 // key -> revision asked for, while in flight
+	revAsked  map[string]string // key -> historyStamp asked for, while in flight
 
 	table   services.Model
 	metrics metrics.Pane
@@ -104,7 +106,7 @@ func newModel(parent context.Context, b domain.Backend, o Options) Model {
 		store:     metrics.NewStore(int(o.HistoryWindow/min(o.Refresh, historyStep(o.HistoryWindow))) + 16),
 		backfill:  map[string]bool{},
 		revisions: map[string]revisionsMsg{},
-		revAsked:  map[string]int64{},
+		revAsked:  map[string]string{},
 		table:     services.New(th, o.Thresholds),
 		rollout:   rollout.New(th),
 		events:    events.New(th),
@@ -210,7 +212,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.store.Backfill(msg.key, msg.ns, msg.series)
 
 	case revisionsMsg:
-		if m.revAsked[msg.key] == msg.rev {
+		if m.revAsked[msg.key] == msg.stamp {
 			delete(m.revAsked, msg.key)
 		}
 		for i := range msg.revs {
@@ -397,16 +399,30 @@ func (m *Model) followSelection() tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
+// historyStamp identifies what a service's rollout history was read at: its revision and its
+// ReplicaSets. A blue-green deploy adds the idle colour's ReplicaSet without changing the
+// revision (which counts switches), and a deploy's result can come before the watch has the
+// new ReplicaSet: either way the history is read again once the ReplicaSets change.
+func historyStamp(svc domain.Service) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d", svc.Revision)
+	for _, rs := range svc.ReplicaSets {
+		fmt.Fprintf(&b, " %s@%d", rs.Name, rs.Revision)
+	}
+	return b.String()
+}
+
 // askRevisions reads a service's revisions unless they are known (or asked for) at its
 // current revision; force asks again.
 func (m *Model) askRevisions(svc domain.Service, force bool) tea.Cmd {
-	if r, ok := m.revisions[svc.Key()]; ok && r.rev == svc.Revision && r.err == nil && !force {
+	stamp := historyStamp(svc)
+	if r, ok := m.revisions[svc.Key()]; ok && r.stamp == stamp && r.err == nil && !force {
 		return nil
 	}
-	if rev, ok := m.revAsked[svc.Key()]; ok && rev == svc.Revision && !force {
+	if s, ok := m.revAsked[svc.Key()]; ok && s == stamp && !force {
 		return nil
 	}
-	m.revAsked[svc.Key()] = svc.Revision
+	m.revAsked[svc.Key()] = stamp
 	return fetchRevisions(m.ctx, m.backend, svc)
 }
 

@@ -65,12 +65,12 @@ type historyMsg struct {
 	err     error
 }
 
-// revisionsMsg is the rollout history of one service, read at its revision rev.
+// revisionsMsg is the rollout history of one service, read at its historyStamp.
 type revisionsMsg struct {
-	key  string
-	rev  int64
-	revs []domain.Revision
-	err  error
+	key   string
+	stamp string // historyStamp of the service when read
+	revs  []domain.Revision
+	err   error
 	// snaps are the service's saved snapshots, newest first, when the backend keeps them.
 	snaps []domain.Snapshot
 }
