@@ -9,10 +9,10 @@ import (
 
 	"github.com/opsdeck/opsdeck/config"
 	"github.com/opsdeck/opsdeck/internal/actions"
+	"github.com/opsdeck/opsdeck/internal/backend"
 	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/demo"
 	"github.com/opsdeck/opsdeck/internal/domain"
-	"github.com/opsdeck/opsdeck/internal/live"
 	"github.com/opsdeck/opsdeck/internal/podlogs"
 	"github.com/opsdeck/opsdeck/ui/app"
 )
@@ -91,7 +91,7 @@ func consoleOptions(cfg config.Config, readOnly bool) app.Options {
 
 // liveParts is the real backend with what built it.
 type liveParts struct {
-	backend  *live.Backend
+	backend  *backend.Backend
 	conn     *cluster.Conn
 	recorder *actions.EventRecorder
 	// watcher and exec are the backend's, for the pending deploys' reconciler.
@@ -113,7 +113,7 @@ func consoleFrameShare(refresh time.Duration) time.Duration {
 }
 
 // liveBackend connects to the cluster and Prometheus and starts the watches for ctx's life.
-// shareFrames is live.Options.ShareFrames.
+// shareFrames is backend.Options.ShareFrames.
 func (g *globals) liveBackend(ctx context.Context, cfg config.Config, shareFrames time.Duration) (*liveParts, error) {
 	conn, err := g.connect()
 	if err != nil {
@@ -129,7 +129,7 @@ func (g *globals) liveBackend(ctx context.Context, cfg config.Config, shareFrame
 	}
 	parts := &liveParts{conn: conn, recorder: rec, watcher: w, exec: exec}
 	exec.BlueGreen = blueGreenSettings(cfg)
-	opts := live.Options{Identity: conn.Identity, Watcher: w, Executor: exec, Clock: domain.SystemClock{},
+	opts := backend.Options{Identity: conn.Identity, Watcher: w, Executor: exec, Clock: domain.SystemClock{},
 		Thresholds: cfg.ThresholdSet(), NoReconcile: g.observeOnly, ReconcileWhile: g.reconcileWhile, ShareFrames: shareFrames}
 	if src, err := metricsSource(cfg, conn); err != nil {
 		opts.MetricsErr = err
@@ -145,7 +145,7 @@ func (g *globals) liveBackend(ctx context.Context, cfg config.Config, shareFrame
 	}
 	opts.SampleInterval = parts.scrape
 	opts.HotWindow = cfg.Guard.Window.Duration
-	if parts.backend, err = live.New(ctx, opts); err != nil {
+	if parts.backend, err = backend.New(ctx, opts); err != nil {
 		parts.close()
 		return nil, err
 	}

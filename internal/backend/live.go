@@ -1,7 +1,7 @@
-// Package live is the real domain.Backend: the cluster watches (internal/cluster), Prometheus
+// Package backend is the real domain.Backend: the cluster watches (internal/cluster), Prometheus
 // (internal/metrics, optional) and the one executor (internal/actions) behind the interface the
 // console and the guard use.
-package live
+package backend
 
 import (
 	"context"
