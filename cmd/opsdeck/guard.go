@@ -128,7 +128,7 @@ func runGuard(ctx context.Context, g *globals, o guardOptions) error {
 		// Standbys leave pending blue-green switches and scale-downs to the leader too.
 		g.reconcileWhile = leading.Load
 	}
-	lb, err := g.liveBackend(ctx, cfg, 0)
+	lb, err := g.liveBackend(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,9 @@ func newHarness(t *testing.T, w, h int, o Options, demoOpts ...demo.Option) *har
 	if o.Thresholds.Default == nil {
 		o.Thresholds = testThresholds
 	}
+	if o.Judge == nil && o.Rounds == nil {
+		o.Judge = alertJudge(o.Thresholds)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	hs := &harness{t: t, b: b, clock: clock, msgs: make(chan tea.Msg, 64), ctx: ctx}
