@@ -60,7 +60,7 @@ bench:
 # PERF_DIR --services 2000` (several minutes) and reused.
 PERF_DIR ?= $(or $(TMPDIR),/tmp)/opsdeck-perf
 perf:
-	OPSDECK_PERF=1 OPSDECK_SANDBOX_DIR=$(PERF_DIR) $(GO) test -count=1 -run 'TestPerfConsole|TestPerfGuard' -v -timeout 30m ./cmd/opsdeck 2>&1 | grep -E '^\s+perf_tmux_test.go|^(--- |ok|FAIL)'
+	OPSDECK_PERF=1 OPSDECK_SANDBOX_DIR=$(PERF_DIR) $(GO) test -count=1 -run 'TestPerfConsole|TestPerfGuard' -v -timeout 30m ./cmd/opsdeck 2>&1 | grep -E '^\s+perf_(tmux|all)_test.go|^(--- |ok|FAIL)'
 
 lint:
 	$(GO) vet ./...

@@ -103,7 +103,8 @@ func newListener(cfg config.Config, lb *liveParts, signals listener.Signals, log
 	return srv, nil
 }
 
-// readSecret reads a secret from a file, else from an environment variable; it never
+// readSecret reads a secret from a file, else from an environment variable; field is the
+// config key of the file (its _env twin names the variable). The secret never
 // appears in a message.
 func readSecret(field, file, env string) ([]byte, error) {
 	var s string
@@ -117,7 +118,7 @@ func readSecret(field, file, env string) ([]byte, error) {
 	case env != "":
 		s = os.Getenv(env)
 		if s == "" {
-			return nil, fmt.Errorf("listener.webhook_secret_env: environment variable %s is empty or unset", env)
+			return nil, fmt.Errorf("%s_env: environment variable %s is empty or unset", strings.TrimSuffix(field, "_file"), env)
 		}
 	default:
 		return nil, nil

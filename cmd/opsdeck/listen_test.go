@@ -4,17 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/opsdeck/opsdeck/internal/audit"
 	"github.com/opsdeck/opsdeck/internal/listener"
-	"github.com/opsdeck/opsdeck/internal/sandbox"
 )
 
 // `opsdeck guard --listen` serves signed GitHub pushes: a push to the default branch deploys
@@ -23,31 +18,15 @@ import (
 // cleanup checks the exit).
 func TestGuardListenDeploysSignedGitPush(t *testing.T) {
 	env, client, ns := guardedService(t, "web")
-	dir := t.TempDir()
-	secret := filepath.Join(dir, "secret")
-	os.WriteFile(secret, []byte("a-shared-secret\n"), 0o600)
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`listener:
-  webhook_secret_file: %s
-triggers:
+	g, url := listeningGuard(t, env, ns, "a-shared-secret", fmt.Sprintf(`triggers:
   - repository: acme/web
     image: web:${sha}
     services: [%s/web]
-`, secret, ns)), 0o644)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	g := startGuard(t, env, ns, "--config", cfg, "--listen", addr)
-	sandbox.WaitFor(t, 10*time.Second, "the listener to listen", func() (bool, string) {
-		return strings.Contains(g.output(), `"msg":"listening"`), g.output()
-	})
+`, ns))
 
 	body := []byte(`{"ref":"refs/heads/main","after":"c0ffee1","repository":{"full_name":"acme/web","default_branch":"main"}}`)
 	send := func(sig string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/webhooks/github", bytes.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, url+"/v1/webhooks/github", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-GitHub-Event", "push")
 		req.Header.Set("X-GitHub-Delivery", "d-1")

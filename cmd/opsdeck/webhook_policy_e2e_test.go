@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -44,12 +43,7 @@ func listeningGuard(t *testing.T, env *sandbox.Env, ns, secret, config string) (
 	os.WriteFile(secretFile, []byte(secret+"\n"), 0o600)
 	cfg := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("listener:\n  webhook_secret_file: %s\n%s", secretFile, config)), 0o644)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeLoopbackAddr(t)
 	g := startGuard(t, env, ns, "--config", cfg, "--listen", addr)
 	sandbox.WaitFor(t, 10*time.Second, "the listener to listen", func() (bool, string) {
 		return strings.Contains(g.output(), `"msg":"listening"`), g.output()

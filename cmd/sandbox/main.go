@@ -1,7 +1,7 @@
 // Command sandbox starts, describes and stops opsdeck's local Kubernetes sandbox: a real
 // control plane with kwok nodes, the metrics simulator and Prometheus, on loopback.
 //
-//	go run ./cmd/sandbox up [--dir DIR] [--nodes N] [--services N]
+//	go run ./cmd/sandbox up [--dir DIR] [--nodes N] [--services N [--namespaces M]]
 //	go run ./cmd/sandbox env [--dir DIR]
 //	go run ./cmd/sandbox down [--dir DIR]
 //	go run ./cmd/sandbox stop|start|restart|kill|freeze|thaw COMPONENT [--dir DIR]
@@ -22,7 +22,7 @@ import (
 )
 
 const usage = `usage:
-  sandbox up [--dir DIR] [--nodes N] [--services N] [--bin DIR]   start, print env lines, return
+  sandbox up [--dir DIR] [--nodes N] [--services N [--namespaces M]] [--bin DIR]   start, print env lines, return
   sandbox env [--dir DIR]                                         print KUBECONFIG=... and PROMETHEUS_URL=...
   sandbox down [--dir DIR]                                        stop every process, remove state
   sandbox stop COMPONENT [--dir DIR]      SIGTERM (SIGKILL after 10s); ports and data are kept
@@ -53,11 +53,12 @@ func run(args []string) int {
 	verb := args[0]
 	fs := flag.NewFlagSet("sandbox "+verb, flag.ContinueOnError)
 	dir := fs.String("dir", filepath.Join(os.TempDir(), "opsdeck-sandbox"), "folder for the sandbox's state, logs and data")
-	var nodes, services *int
+	var nodes, services, namespaces *int
 	var bin *string
 	if verb == "up" {
 		nodes = fs.Int("nodes", 3, "kwok nodes to create")
 		services = fs.Int("services", 0, "extra svc-NNN Deployments to seed in namespace shop")
+		namespaces = fs.Int("namespaces", 0, "spread the --services over this many namespaces fleet-NNN instead of shop")
 		bin = fs.String("bin", "", "folder of the Kubernetes, etcd and kwok binaries (default: build or reuse the cached ones)")
 	}
 	component := ""
@@ -86,7 +87,7 @@ func run(args []string) int {
 		defer stop()
 		start := time.Now()
 		env, err := sandbox.Up(ctx, sandbox.Options{
-			Dir: *dir, Nodes: *nodes, Services: *services, BinDir: *bin, Progress: os.Stderr,
+			Dir: *dir, Nodes: *nodes, Services: *services, Namespaces: *namespaces, BinDir: *bin, Progress: os.Stderr,
 		})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "sandbox up:", err)

@@ -32,6 +32,9 @@ type Options struct {
 	Nodes int
 	// Services adds svc-NNN Deployments to namespace shop, for scale tests.
 	Services int
+	// Namespaces, when positive, spreads the Services over that many namespaces instead
+	// (FleetNamespace(1) ... FleetNamespace(N), svc-001 onwards in each), for -A at scale.
+	Namespaces int
 	// BinDir holds kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and
 	// kwok. Empty means: build or reuse them with testdata/tools/build.sh.
 	BinDir string

@@ -24,6 +24,19 @@ var SeededServices = []string{"order-service", "payment-service", "inventory-ser
 // ScaleServiceName names the i-th extra service of `up --services N`.
 func ScaleServiceName(i int) string { return fmt.Sprintf("svc-%03d", i) }
 
+// FleetNamespace names the i-th namespace of `up --services N --namespaces M`.
+func FleetNamespace(i int) string { return fmt.Sprintf("fleet-%03d", i) }
+
+// fleet spreads n services over m namespaces as evenly as they go: namespace -> names.
+func fleet(n, m int) map[string][]string {
+	out := make(map[string][]string, m)
+	for i := 0; i < n; i++ {
+		ns := FleetNamespace(i%m + 1)
+		out[ns] = append(out[ns], ScaleServiceName(len(out[ns])+1))
+	}
+	return out
+}
+
 // Deployment is a seeded service's Deployment: 3 replicas by default, RollingUpdate with
 // maxSurge 1 and maxUnavailable 0, a 60 s progress deadline, pods labelled app=NAME with one
 // container "app".
@@ -79,8 +92,14 @@ func (s *Sandbox) seed(ctx context.Context, client kubernetes.Interface) error {
 		return fmt.Errorf("create namespace %s: %w", Namespace, err)
 	}
 	names := append([]string(nil), SeededServices...)
-	for i := 1; i <= s.opts.Services; i++ {
-		names = append(names, ScaleServiceName(i))
+	if s.opts.Namespaces > 0 {
+		if err := s.seedFleet(ctx, client); err != nil {
+			return err
+		}
+	} else {
+		for i := 1; i <= s.opts.Services; i++ {
+			names = append(names, ScaleServiceName(i))
+		}
 	}
 	s.progress("seeding %d services in namespace %s", len(names), Namespace)
 	if err := createAll(ctx, client, Namespace, names); err != nil {
@@ -92,6 +111,28 @@ func (s *Sandbox) seed(ctx context.Context, client kubernetes.Interface) error {
 	}
 	n := len(names) + 2 // and checkout-blue, checkout-green
 	return s.waitFor(ctx, fmt.Sprintf("%d Deployments available", n), 5*time.Minute, allAvailable(client, Namespace, n))
+}
+
+// seedFleet creates the fleet namespaces and their services, and waits for them (their
+// rollouts overlap with shop's, which is seeded next).
+func (s *Sandbox) seedFleet(ctx context.Context, client kubernetes.Interface) error {
+	f := fleet(s.opts.Services, s.opts.Namespaces)
+	s.progress("seeding %d services in %d namespaces %s...", s.opts.Services, len(f), FleetNamespace(1))
+	for ns, names := range f {
+		obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
+		if _, err := client.CoreV1().Namespaces().Create(ctx, obj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create namespace %s: %w", ns, err)
+		}
+		if err := createAll(ctx, client, ns, names); err != nil {
+			return err
+		}
+	}
+	for ns, names := range f {
+		if err := s.waitFor(ctx, fmt.Sprintf("%d Deployments available in %s", len(names), ns), 5*time.Minute, allAvailable(client, ns, len(names))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // createAll creates the Deployment and Service of each name, a few at a time.

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsdeck/opsdeck/internal/sandbox"
+)
+
+// TestPerfConsoleAllNamespaces measures the console with -A on a sandbox whose services are
+// spread over many namespaces (`sandbox up --services 2000 --namespaces 100`: 100 namespaces
+// of 20): the same figures as TestPerfConsole, and the same bound on queries per refresh,
+// whatever the number of namespaces.
+func TestPerfConsoleAllNamespaces(t *testing.T) {
+	needPerf(t)
+	env := sandbox.Shared(t)
+	r := opsdeck(t, nil, "--kubeconfig", env.Kubeconfig, "-A", "status", "-o", "json")
+	var st Status
+	if err := json.Unmarshal([]byte(r.stdout), &st); r.code != 0 || err != nil {
+		t.Fatalf("status -A: %+v %v", r, err)
+	}
+	namespaces := map[string]bool{}
+	for _, s := range st.Services {
+		if strings.HasPrefix(s.Namespace, "fleet-") {
+			namespaces[s.Namespace] = true
+		}
+	}
+	if len(namespaces) < 2 {
+		t.Skip("the sandbox has no fleet namespaces: start it with `sandbox up --services N --namespaces M`")
+	}
+	n := len(st.Services)
+	prom := countPrometheus(t, env.PrometheusURL)
+	out := filepath.Join(t.TempDir(), "terminal.out")
+	promBase := promIdleCPU(t, env)
+
+	start := time.Now()
+	term := startTmux(t, perfWidth, perfHeight, consoleEnv(t), binary(t), "--kubeconfig", env.Kubeconfig, "-A",
+		"--prometheus", prom.URL, "--readonly", "--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"))
+	term.pipe(out)
+	pid := term.pid()
+	term.waitScreen(fmt.Sprintf("all %d services listed", n), 90*time.Second, has(fmt.Sprintf("services %d/%d ", n, n), "API ok"))
+	listed := time.Since(start)
+	term.waitScreen("metric values on screen", 90*time.Second, has("metrics ok"))
+	full := time.Since(start)
+	t.Logf("-A, %d services in %d fleet namespaces: all listed after %s, metrics on screen after %s",
+		n, len(namespaces), listed.Round(10*time.Millisecond), full.Round(10*time.Millisecond))
+
+	time.Sleep(time.Until(start.Add(10 * time.Second)))
+	from, ticks0, bytes0 := time.Now(), cpuTicks(t, pid), fileSize(t, out)
+	markProm(t, env, from)
+	time.Sleep(60 * time.Second)
+	took := time.Since(from)
+	ticks1, bytes1 := cpuTicks(t, pid), fileSize(t, out)
+	byPath, refreshes := prom.since(from)
+	cpu := float64(ticks1-ticks0) / 100 / took.Seconds() * 100
+	t.Logf("-A, %d services idle for %s: %d refreshes, %d instant queries (%.1f per refresh), %d range queries",
+		n, took.Round(time.Second), refreshes, byPath["/api/v1/query"], float64(byPath["/api/v1/query"])/float64(max(1, refreshes)),
+		byPath["/api/v1/query_range"])
+	t.Logf("-A, %d services idle: CPU %.1f%% of one core, RSS %.0f MiB, terminal %.0f bytes/s; Prometheus CPU added %.1f%% of one core",
+		n, cpu, rssMiB(t, pid), float64(bytes1-bytes0)/took.Seconds(), promCPU(t, env, from, took)-promBase)
+	if refreshes == 0 || byPath["/api/v1/query"] > refreshes*7 {
+		t.Errorf("%d instant queries in %d refreshes, want at most 7 per refresh over %d namespaces", byPath["/api/v1/query"], refreshes, len(namespaces))
+	}
+
+	term.keys("q")
+	if code := term.waitExit("after q", 10*time.Second); code != 0 {
+		t.Errorf("exit status %d", code)
+	}
+}
+
+// TestPerfGuardRevertsAtScale times auto-guard's rollback of a bad rollout while it guards
+// every namespace of a sandbox at scale (`--services 2000`, with or without --namespaces): from
+// the bad ReplicaSet's first sample in Prometheus to the rollback in the audit log, against the
+// rule's `for` plus 3 s (the early verdict usually decides well before the `for`).
+func TestPerfGuardRevertsAtScale(t *testing.T) {
+	needPerf(t)
+	env := sandbox.Shared(t)
+	r := opsdeck(t, nil, "--kubeconfig", env.Kubeconfig, "-A", "status", "-o", "json")
+	var st Status
+	if err := json.Unmarshal([]byte(r.stdout), &st); r.code != 0 || err != nil {
+		t.Fatalf("status -A: %+v %v", r, err)
+	}
+	if len(st.Services) < 500 {
+		t.Skipf("%d services: start the sandbox with `sandbox up --services 2000` to measure at scale", len(st.Services))
+	}
+	client := env.Client(t)
+	ns := env.NewNamespace(t)
+	env.CreateDeployment(t, ns, "web", "web:v1", 3)
+	g := startGuard(t, env, ns, "-A")
+	setImage(t, client, ns, "web", "web:v2-bad")
+	sandbox.WaitFor(t, 120*time.Second, "the rollback", func() (bool, string) {
+		return image(t, client, ns, "web") == "web:v1" && len(rollbacks(t, g.audit)) == 1, g.output()
+	})
+	d := reaction(t, env, client, ns, "web", "web:v2-bad", g.audit)
+	if os.Getenv("OPSDECK_PERF_VERBOSE") != "" {
+		t.Log(g.output())
+	}
+	t.Logf("guard -A over %d services: bad rollout rolled back %.1fs after its first sample (goal: the 5xx rule's for 20s + 3s)",
+		len(st.Services)+1, d.Seconds())
+}
