@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/opsdeck/opsdeck/config"
+	"github.com/opsdeck/opsdeck/internal/demo"
+	"github.com/opsdeck/opsdeck/internal/domain"
+)
+
+// The console's state stream works over any backend: over the demo (--demo), its rounds carry
+// the demo's metrics and auto-guard's verdict on every service, each round one frame read.
+func TestConsoleStreamOverTheDemo(t *testing.T) {
+	b := demo.New(domain.SystemClock{})
+	cg := newConsoleGuard(config.Default(), b, nil, true, false, 100*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go cg.run(ctx)
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case r := <-cg.rounds:
+			if r.Frame.Err != nil {
+				t.Fatalf("round %d: %v", r.Seq, r.Frame.Err)
+			}
+			if !r.Guard.Judged || len(r.Guard.States) != len(r.State.Services) || len(r.State.Services) == 0 {
+				t.Fatalf("round %d: %d verdicts for %d services", r.Seq, len(r.Guard.States), len(r.State.Services))
+			}
+			if r.Seq < 3 {
+				continue
+			}
+			svc := r.State.Services[0]
+			if _, ok := r.Frame.Services[svc.Key()].Get(domain.MetricRequestRate); !ok {
+				t.Fatalf("round %d has no request rate for %s: %+v", r.Seq, svc.Key(), r.Frame.Services[svc.Key()])
+			}
+			return
+		case <-deadline:
+			t.Fatal("no third round from the demo in 20 s")
+		}
+	}
+}
