@@ -64,7 +64,7 @@ func (c *consoleGuard) interval() time.Duration {
 	if c.runner.Enabled() {
 		return c.runner.Interval
 	}
-	return max(c.refresh, c.runner.Interval)
+	return c.refresh
 }
 
 // leaderPoll is how often the console reads the guard Lease of its namespace: one GET of one
