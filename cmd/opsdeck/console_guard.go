@@ -53,7 +53,7 @@ func newConsoleGuard(cfg config.Config, b domain.Backend, rec *actions.EventReco
 	// judging the same rollouts would race to act.
 	c.runner.Enabled = func() bool { return c.on.Load() && c.leaderPod() == "" }
 	c.stream = &stream.Stream{Source: b, Clock: c.runner.Clock, ReadTimeout: c.runner.ReadTimeout,
-		Interval: c.interval, Actors: []stream.Actor{c}}
+		Interval: c.interval, Actors: append([]stream.Actor{c}, c.runner.Actors...)}
 	c.rounds = c.stream.Subscribe()
 	return c
 }

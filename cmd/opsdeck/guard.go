@@ -17,6 +17,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/config"
 	"github.com/opsdeck/opsdeck/internal/actions"
+	"github.com/opsdeck/opsdeck/internal/backend/stream"
 	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/guard"
@@ -234,6 +235,12 @@ func newGuardRunner(cfg config.Config, b domain.Backend, rec *actions.EventRecor
 	}
 	if rec != nil && !dryRun {
 		r.AlertEvents = func(a domain.Alert) { recordAlertEvent(rec, a) }
+	}
+	// The backend's blue-green reconciler acts in the same rounds, on the same frame.
+	if bg, ok := b.(interface{ BlueGreenActor() stream.Actor }); ok {
+		if a := bg.BlueGreenActor(); a != nil {
+			r.Actors = append(r.Actors, a)
+		}
 	}
 	return r
 }

@@ -79,7 +79,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	}
 	b := &Backend{opts: opts}
 	b.scope = newScope(opts.HotWindow, opts.Clock)
-	b.startReconciler(ctx)
+	b.startReconciler()
 	return b, nil
 }
 

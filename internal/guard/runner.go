@@ -45,6 +45,8 @@ type Runner struct {
 	Notifier notify.Notifier
 	// AlertEvents records an alert as a Kubernetes Event on its Deployment; nil records none.
 	AlertEvents func(domain.Alert)
+	// Actors act after the guard in each round of the stream (the blue-green reconciler).
+	Actors []stream.Actor
 
 	// released are the services a human cleared since the last round (Release).
 	mu       sync.Mutex
@@ -102,7 +104,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	stop := r.Start(ctx)
 	defer stop()
 	s := &stream.Stream{Source: r.Backend, Clock: r.Clock, ReadTimeout: r.ReadTimeout,
-		Interval: func() time.Duration { return orDuration(r.Interval, time.Second) }, Actors: []stream.Actor{r}}
+		Interval: func() time.Duration { return orDuration(r.Interval, time.Second) }, Actors: append([]stream.Actor{r}, r.Actors...)}
 	return s.Run(ctx)
 }
 
