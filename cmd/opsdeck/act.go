@@ -12,13 +12,15 @@ import (
 // actFlags are the flags every mutating verb has.
 type actFlags struct {
 	yes     bool
+	dryRun  bool
 	wait    bool
 	timeout time.Duration
 }
 
-// act runs one action from a verb: connect, preview (refusals happen here, before asking),
-// confirm unless --yes, execute through the one executor, print its message, and with --wait
-// follow the rollout to its end. Every failure is one error line.
+// act runs one action from a verb: connect, ask the executor for the plan (refusals happen
+// here, before asking), show its sentence and confirm unless --yes, execute that plan through
+// the one executor, print its message, and with --wait follow the rollout to its end. Every
+// failure is one error line.
 func (g *globals) act(ctx context.Context, a domain.Action, f actFlags) error {
 	conn, err := g.connect()
 	if err != nil {
@@ -38,24 +40,26 @@ func (g *globals) act(ctx context.Context, a domain.Action, f actFlags) error {
 	}
 	exec.BlueGreen = blueGreenSettings(cfg)
 
-	preview, err := exec.Preview(ctx, a)
+	plan, err := exec.Plan(ctx, a)
 	if err != nil {
 		return err
 	}
-	if preview.Skipped {
-		fmt.Fprintln(g.streams.Out, preview.Message)
+	if plan.Skipped {
+		fmt.Fprintln(g.streams.Out, plan.Sentence)
+		return nil
+	}
+	if f.dryRun {
+		fmt.Fprintf(g.streams.Out, "%s\n(dry run: nothing was changed)\n", plan.Sentence)
 		return nil
 	}
 	if !f.yes {
-		if err := g.confirm(a, preview, conn.Identity.Context); err != nil {
+		if err := g.confirm(plan, conn.Identity.Context); err != nil {
 			return err
 		}
 	}
-	// What was previewed (and confirmed) is what may change: if the service moved meanwhile,
+	// What was planned (and confirmed) is what may change: if the service moved meanwhile,
 	// the executor refuses with "changed since you confirmed".
-	seen := preview.Precondition
-	a.Expect = &seen
-	res, err := exec.Execute(ctx, a)
+	res, err := exec.ExecutePlan(ctx, plan)
 	if err != nil {
 		return err
 	}
@@ -83,6 +87,7 @@ func (f *actFlags) register(fs interface {
 	DurationVar(*time.Duration, string, time.Duration, string)
 }) {
 	fs.BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print what would be done (the plan's sentence) and change nothing")
 	fs.BoolVar(&f.wait, "wait", false, "wait until the rollout completes (fails on ProgressDeadlineExceeded)")
 	fs.DurationVar(&f.timeout, "timeout", actions.DefaultWaitTimeout, "how long --wait waits")
 }

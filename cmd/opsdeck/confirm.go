@@ -8,18 +8,21 @@ import (
 	"github.com/opsdeck/opsdeck/internal/domain"
 )
 
-// confirm asks on the terminal whether to go ahead with what preview describes. Without a
-// terminal it refuses: a script must say --yes.
-func (g *globals) confirm(a domain.Action, preview domain.Result, conn string) error {
+// confirm shows the plan's sentence (the very line the console shows) and asks on the
+// terminal whether to go ahead. Without a terminal it refuses: a script must say --yes.
+func (g *globals) confirm(p domain.Plan, conn string) error {
+	a := p.Action
 	if !isTerminal(g.streams.In) {
 		return fmt.Errorf("refusing to %s %s without confirmation: stdin is not a terminal (pass --yes)", a.Kind, a.Service)
 	}
-	fmt.Fprintf(g.streams.Out, "%s %s in namespace %s (%s)\n", a.Kind, a.Service, a.Namespace, conn)
-	fmt.Fprintf(g.streams.Out, "  image     %s -> %s\n", preview.FromImage, preview.ToImage)
-	fmt.Fprintf(g.streams.Out, "  revision  %d -> %d\n", preview.FromRevision, preview.ToRevision)
-	if preview.Kind == domain.KindBlueGreen && preview.Message != "" {
-		fmt.Fprintf(g.streams.Out, "  %s\n", preview.Message)
-	}
+	return g.ask(p, conn)
+}
+
+// ask prints where the plan acts, its sentence and the question, and reads the answer.
+func (g *globals) ask(p domain.Plan, conn string) error {
+	a := p.Action
+	fmt.Fprintf(g.streams.Out, "%s %s in namespace %s (%s):\n", a.Kind, a.Service, a.Namespace, conn)
+	fmt.Fprintf(g.streams.Out, "  %s\n", p.Sentence)
 	fmt.Fprint(g.streams.Out, "Proceed? [y/N] ")
 	line, _ := bufio.NewReader(g.streams.In).ReadString('\n')
 	switch strings.ToLower(strings.TrimSpace(line)) {

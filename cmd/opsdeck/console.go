@@ -33,7 +33,11 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if demoMode {
-		b := demo.New(domain.SystemClock{}, demo.WithBlueGreen(cfg.BlueGreen.Preview.Duration, cfg.BlueGreen.ScaleDownDelay.Duration))
+		b, err := g.demoBackend(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
 		cg := newConsoleGuard(cfg, b, nil, guardOn, g.readOnly, opts.Refresh)
 		go cg.run(ctx)
 		return app.Run(ctx, b, cg.options(opts))
@@ -77,6 +81,23 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 		return nil // a signal asked us to quit
 	}
 	return err
+}
+
+// demoBackend is --demo's backend: opsdeck's own backend and executor on the simulated
+// cluster, read-only with --readonly, its audit log at --audit-log or in a temporary
+// directory (never in the real audit log).
+func (g *globals) demoBackend(ctx context.Context, cfg config.Config) (*demo.Backend, error) {
+	opts := []demo.Option{
+		demo.WithBlueGreen(cfg.BlueGreen.Preview.Duration, cfg.BlueGreen.ScaleDownDelay.Duration),
+		demo.WithThresholds(cfg.ThresholdSet()),
+	}
+	if g.readOnly {
+		opts = append(opts, demo.WithReadOnly())
+	}
+	if g.auditLog != "" {
+		opts = append(opts, demo.WithAuditLog(g.auditLog))
+	}
+	return demo.New(ctx, domain.SystemClock{}, opts...)
 }
 
 func consoleOptions(cfg config.Config, readOnly bool) app.Options {

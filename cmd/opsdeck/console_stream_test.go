@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,10 +14,14 @@ import (
 // The console's state stream works over any backend: over the demo (--demo), its rounds carry
 // the demo's metrics and auto-guard's verdict on every service, each round one frame read.
 func TestConsoleStreamOverTheDemo(t *testing.T) {
-	b := demo.New(domain.SystemClock{})
-	cg := newConsoleGuard(config.Default(), b, nil, true, false, 100*time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	b, err := demo.New(ctx, domain.SystemClock{}, demo.WithAuditLog(filepath.Join(t.TempDir(), "audit.jsonl")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cg := newConsoleGuard(config.Default(), b, nil, true, false, 100*time.Millisecond)
 	go cg.run(ctx)
 	deadline := time.After(20 * time.Second)
 	for {

@@ -43,6 +43,9 @@ func (b breachingBackend) History(context.Context, domain.Service, time.Duration
 func (b breachingBackend) Revisions(context.Context, domain.Service) ([]domain.Revision, error) {
 	return nil, nil
 }
+func (b breachingBackend) Plan(_ context.Context, a domain.Action) (domain.Plan, error) {
+	return domain.Plan{Action: a}, domain.ErrReadOnly
+}
 func (b breachingBackend) Execute(context.Context, domain.Action) (domain.Result, error) {
 	return domain.Result{}, domain.ErrReadOnly
 }

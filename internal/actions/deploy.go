@@ -78,12 +78,13 @@ func planDeploy(ctx context.Context, e *Executor, a domain.Action, d *appsv1.Dep
 	}
 	c := d.Spec.Template.Spec.Containers[i]
 	rev, _ := deploymentutil.Revision(d)
-	p := &plan{fromRevision: rev, toRevision: rev, fromImage: c.Image, toImage: a.Image, verb: "patch", resource: "deployments"}
+	p := &plan{verb: "patch", resource: "deployments"}
+	p.res.FromRevision, p.res.ToRevision, p.res.FromImage, p.res.ToImage = rev, rev, c.Image, a.Image
 	if c.Image == a.Image {
 		p.skip = fmt.Sprintf("%s already runs %s in container %s", a.Service, a.Image, c.Name)
 		return p, nil
 	}
-	if p.toRevision, err = nextRevision(ctx, e, d); err != nil {
+	if p.res.ToRevision, err = nextRevision(ctx, e, d); err != nil {
 		return nil, err
 	}
 	patch, err := json.Marshal(map[string]any{
@@ -95,11 +96,16 @@ func planDeploy(ctx context.Context, e *Executor, a domain.Action, d *appsv1.Dep
 	if err != nil {
 		return nil, err
 	}
-	p.apply = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
+	in := ""
+	if len(d.Spec.Template.Spec.Containers) > 1 {
+		in = " (container " + c.Name + ")"
+	}
+	p.sentence = fmt.Sprintf("deploy %s%s: %s -> %s (revision %d -> %d)", a.Service, in, c.Image, a.Image, rev, p.res.ToRevision)
+	p.applyTo = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
 		if _, err := patchDeployment(ctx, e.Client, cur, types.StrategicMergePatchType, patch); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("deployed %s to %s (container %s, revision %d)", a.Image, a.Service, c.Name, p.toRevision), nil
+		return fmt.Sprintf("deployed %s to %s (container %s, revision %d)", a.Image, a.Service, c.Name, p.res.ToRevision), nil
 	}
 	return p, nil
 }

@@ -1,8 +1,12 @@
 // Package actions is opsdeck's one executor: every mutation, whether a key in the console, a
-// CLI verb or an auto-guard decision, goes through Executor.Execute, which alone decides whether
-// it may run (read-only mode), checks the caller's expectation of the revision, saves the object,
-// acts with kubectl's own helpers under a resourceVersion precondition, writes the audit line,
-// and records a Kubernetes Event. One file per action holds what is particular to it.
+// CLI verb or an auto-guard decision, goes through it. Executor.Plan alone decides whether an
+// action may run (read-only mode, validation), reads its target (a Deployment, or a blue-green
+// pair through its Service) and asks that target's planner for one plan: the sentence a person
+// confirms, the state it was read at, the objects to save, the change. Executing a plan
+// (Execute, ExecutePlan) checks that state still holds, saves the objects, acts with kubectl's
+// own helpers under resourceVersion preconditions, writes the audit line and records a
+// Kubernetes Event, in one place for every plan. One file per action holds what is particular
+// to it on a Deployment; bluegreen.go plans the blue-green ones.
 package actions
 
 import (
@@ -16,12 +20,10 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
-	deploymentutil "k8s.io/kubectl/pkg/util/deployment"
 
 	"github.com/opsdeck/opsdeck/internal/audit"
 	"github.com/opsdeck/opsdeck/internal/domain"
@@ -52,69 +54,6 @@ var ErrNotFound = errors.New("not found")
 // ErrForbidden marks an action the API server's authorization refused.
 var ErrForbidden = errors.New("forbidden")
 
-// plan is what an action will do to one Deployment, decided before anything changes.
-type plan struct {
-	fromRevision, toRevision int64
-	fromImage, toImage       string
-	// skip, when set, is the message of an action that would change nothing.
-	skip string
-	// verb and resource name the API request, for a forbidden error.
-	verb, resource string
-	// apply performs the mutation on cur (with cur's resourceVersion as precondition) and
-	// returns the one-line message of the result. cur is the Deployment that was planned on,
-	// or a fresher copy whose spec is the same (only its status moved).
-	apply func(ctx context.Context, cur *appsv1.Deployment) (string, error)
-	// eventReason and eventType override the Normal event named after the action.
-	eventType, eventReason string
-}
-
-type planner func(ctx context.Context, e *Executor, a domain.Action, d *appsv1.Deployment) (*plan, error)
-
-var planners = map[domain.ActionKind]planner{
-	domain.ActionDeploy:   planDeploy,
-	domain.ActionRollback: planRollback,
-	domain.ActionPause:    planPause,
-	domain.ActionResume:   planResume,
-	domain.ActionRestart:  planRestart,
-	domain.ActionScale:    planScale,
-}
-
-// Execute performs a. The error, when there is one, is one line meant for a person; it wraps
-// domain.ErrReadOnly, domain.ErrConflict, ErrNotFound or ErrForbidden where they apply.
-func (e *Executor) Execute(ctx context.Context, a domain.Action) (domain.Result, error) {
-	if routed, res, err := e.route(ctx, a, true); routed {
-		return res, err
-	}
-	res, d, p, err := e.prepare(ctx, a)
-	if err != nil {
-		e.recordStoodDown(a, res, err)
-		return res, err
-	}
-	if p.skip != "" {
-		return res, nil
-	}
-
-	snapshot, err := e.Audit.Snapshot(res.At, a.Namespace, a.Service, string(a.Kind), deploymentForSnapshot(d))
-	if err != nil {
-		return res, fmt.Errorf("refusing to %s %s: cannot save the object first: %w", a.Kind, a.Service, err)
-	}
-	msg, err := e.writeAhead(ctx, a, res, snapshot, p.verb, p.resource, func(ctx context.Context) (string, error) {
-		var msg string
-		err := retryStatusConflicts(ctx, e, d, func(cur *appsv1.Deployment) error {
-			var err error
-			msg, err = p.apply(ctx, cur)
-			return err
-		})
-		return msg, err
-	})
-	if err != nil {
-		return res, err
-	}
-	res.Message = msg
-	e.event(d, a, p, msg)
-	return res, nil
-}
-
 // retryStatusConflicts runs fn on d and, when the API answers Conflict, reads the Deployment
 // again: if only its status moved (the controller reports progress all through a rollout), fn
 // runs again on the fresh copy; if its spec changed (generation) someone else acted and the
@@ -142,68 +81,6 @@ func (e *Executor) now() time.Time {
 		return domain.SystemClock{}.Now()
 	}
 	return e.Clock.Now()
-}
-
-// Preview says what Execute would do (from and to revision and image, or that it would change
-// nothing) and refuses what Execute would refuse before acting, without changing anything:
-// the CLI shows it in its confirmation.
-func (e *Executor) Preview(ctx context.Context, a domain.Action) (domain.Result, error) {
-	if routed, res, err := e.route(ctx, a, false); routed {
-		return res, err
-	}
-	res, _, _, err := e.prepare(ctx, a)
-	return res, err
-}
-
-// prepare checks a, reads the Deployment and plans the action.
-func (e *Executor) prepare(ctx context.Context, a domain.Action) (domain.Result, *appsv1.Deployment, *plan, error) {
-	res := domain.Result{Action: a, At: e.now()}
-	// The one place that decides whether a mutation may run.
-	if e.ReadOnly {
-		return res, nil, nil, fmt.Errorf("%w: refusing to %s %s (started with --readonly)", domain.ErrReadOnly, a.Kind, a.Service)
-	}
-	planner, ok := planners[a.Kind]
-	if !ok {
-		return res, nil, nil, fmt.Errorf("unknown action %q", a.Kind)
-	}
-	if err := validate(a); err != nil {
-		return res, nil, nil, err
-	}
-	if e.Audit == nil {
-		return res, nil, nil, fmt.Errorf("refusing to %s %s: no audit log is configured", a.Kind, a.Service)
-	}
-	d, err := e.Client.AppsV1().Deployments(a.Namespace).Get(ctx, a.Service, metav1.GetOptions{})
-	if err != nil {
-		return res, nil, nil, e.apiError(err, a, "get", "deployments")
-	}
-	if a.ExpectRevision != 0 && d.Generation > d.Status.ObservedGeneration {
-		// A spec change is waiting for the controller, so the revision annotation may not tell
-		// yet that someone else acted: let the controller observe it first.
-		if d, err = e.awaitObserved(ctx, a, d); err != nil {
-			return res, nil, nil, err
-		}
-	}
-	rev, _ := deploymentutil.Revision(d)
-	res.FromRevision, res.ToRevision = rev, rev
-	res.FromImage = mainImage(d)
-	res.ToImage = res.FromImage
-	res.Precondition = domain.Precondition{Revision: rev, Generation: d.Generation, Image: res.FromImage, ResourceVersion: d.ResourceVersion}
-	if a.ExpectRevision != 0 && rev != a.ExpectRevision {
-		return res, nil, nil, e.someoneElseActed(a, d.Annotations, fmt.Sprintf("%s is at revision %d, not %d", a.Service, rev, a.ExpectRevision))
-	}
-	if err := changedSinceConfirmed(a, res.Precondition); err != nil {
-		return res, nil, nil, err
-	}
-	p, err := planner(ctx, e, a, d)
-	if err != nil {
-		return res, nil, nil, e.apiError(err, a, "list", "replicasets")
-	}
-	res.FromRevision, res.ToRevision = p.fromRevision, p.toRevision
-	res.FromImage, res.ToImage = p.fromImage, p.toImage
-	if p.skip != "" {
-		res.Skipped, res.Message = true, p.skip
-	}
-	return res, d, p, nil
 }
 
 // observeTimeout bounds how long an action with ExpectRevision waits for the Deployment
@@ -308,23 +185,6 @@ func forbiddenUser(err error) string {
 	return ""
 }
 
-// event records the Kubernetes Event of a mutation on the Deployment: Normal for key and cli,
-// Warning AutoRollback for a guard's rollback.
-func (e *Executor) event(d *appsv1.Deployment, a domain.Action, p *plan, msg string) {
-	if e.Recorder == nil {
-		return
-	}
-	typ, reason := corev1.EventTypeNormal, eventReasons[a.Kind]
-	if p.eventType != "" {
-		typ, reason = p.eventType, p.eventReason
-	}
-	note := fmt.Sprintf("%s (%s by %s)", msg, a.Trigger, orUnknown(e.Identity.User))
-	if a.Reason != "" {
-		note = a.Reason + ": " + note
-	}
-	e.Recorder.Event(d, typ, reason, safe.OneLine(note))
-}
-
 // Event reasons of the Normal events, by action.
 var eventReasons = map[domain.ActionKind]string{
 	domain.ActionDeploy:   "OpsdeckDeploy",
@@ -333,6 +193,9 @@ var eventReasons = map[domain.ActionKind]string{
 	domain.ActionResume:   "OpsdeckResume",
 	domain.ActionRestart:  "OpsdeckRestart",
 	domain.ActionScale:    "OpsdeckScale",
+	// Blue-green only.
+	domain.ActionSwitch:    "OpsdeckSwitch",
+	domain.ActionScaleDown: "OpsdeckScaleDown",
 }
 
 // AutoRollbackReason is the reason of the Warning event a guard's rollback records.

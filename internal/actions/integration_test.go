@@ -456,7 +456,7 @@ func TestExpectRevisionAndRacingExecutors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := retryStatusConflicts(ctx, f.exec, stale, func(cur *appsv1.Deployment) error { _, err := p.apply(ctx, cur); return err }); err != nil {
+	if err := retryStatusConflicts(ctx, f.exec, stale, func(cur *appsv1.Deployment) error { _, err := p.applyTo(ctx, cur); return err }); err != nil {
 		t.Fatalf("status-only change made a conflict: %v", err)
 	}
 	if !f.deployment(t, "web").Spec.Paused {

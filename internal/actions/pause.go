@@ -35,7 +35,9 @@ func objectPatch(d *appsv1.Deployment, fn func(runtime.Object) ([]byte, error)) 
 func sameRevision(d *appsv1.Deployment, verb string) *plan {
 	rev, _ := deploymentutil.Revision(d)
 	img := mainImage(d)
-	return &plan{fromRevision: rev, toRevision: rev, fromImage: img, toImage: img, verb: verb, resource: "deployments"}
+	p := &plan{verb: verb, resource: "deployments"}
+	p.res.FromRevision, p.res.ToRevision, p.res.FromImage, p.res.ToImage = rev, rev, img, img
+	return p
 }
 
 func planPause(_ context.Context, e *Executor, a domain.Action, d *appsv1.Deployment) (*plan, error) {
@@ -44,11 +46,12 @@ func planPause(_ context.Context, e *Executor, a domain.Action, d *appsv1.Deploy
 	if err != nil {
 		return nil, fmt.Errorf("%s %v", a.Service, err) // "order-service is already paused"
 	}
-	p.apply = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
+	p.sentence = fmt.Sprintf("pause %s's rollout at revision %d (%s): no pod changes until it is resumed", a.Service, p.res.FromRevision, p.res.FromImage)
+	p.applyTo = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
 		if _, err := patchDeployment(ctx, e.Client, cur, types.StrategicMergePatchType, patch); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("paused %s at revision %d", a.Service, p.fromRevision), nil
+		return fmt.Sprintf("paused %s at revision %d", a.Service, p.res.FromRevision), nil
 	}
 	return p, nil
 }

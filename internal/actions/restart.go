@@ -22,14 +22,15 @@ func planRestart(ctx context.Context, e *Executor, a domain.Action, d *appsv1.De
 		return nil, fmt.Errorf("restart %s: %s", a.Service, strings.TrimSpace(err.Error()))
 	}
 	// A restart rolls out a new template (the restartedAt annotation): a new revision.
-	if p.toRevision, err = nextRevision(ctx, e, d); err != nil {
+	if p.res.ToRevision, err = nextRevision(ctx, e, d); err != nil {
 		return nil, err
 	}
-	p.apply = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
+	p.sentence = fmt.Sprintf("restart %s: every pod is replaced with %s, a new revision %d -> %d", a.Service, p.res.FromImage, p.res.FromRevision, p.res.ToRevision)
+	p.applyTo = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
 		if _, err := patchDeployment(ctx, e.Client, cur, types.StrategicMergePatchType, patch); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("restarting %s (revision %d)", a.Service, p.toRevision), nil
+		return fmt.Sprintf("restarting %s (revision %d)", a.Service, p.res.ToRevision), nil
 	}
 	return p, nil
 }

@@ -25,7 +25,8 @@ func planResume(_ context.Context, e *Executor, a domain.Action, d *appsv1.Deplo
 	if _, err := objectPatch(d, polymorphichelpers.ObjectResumerFn); err != nil {
 		return nil, fmt.Errorf("%s %v", a.Service, err) // "order-service is not paused"
 	}
-	p.apply = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
+	p.sentence = fmt.Sprintf("resume %s's rollout at revision %d (%s)", a.Service, p.res.FromRevision, p.res.FromImage)
+	p.applyTo = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
 		if _, err := resumeDeployment(ctx, e, cur); err != nil {
 			return "", err
 		}

@@ -75,9 +75,10 @@ func planRollback(ctx context.Context, e *Executor, a domain.Action, d *appsv1.D
 		return nil, err
 	}
 	rev, _ := deploymentutil.Revision(d)
-	p := &plan{fromRevision: rev, toRevision: to, fromImage: mainImage(d), verb: "patch", resource: "deployments"}
+	p := &plan{verb: "patch", resource: "deployments"}
+	p.res.FromRevision, p.res.ToRevision, p.res.FromImage = rev, to, mainImage(d)
 	if cs := target.Spec.Template.Spec.Containers; len(cs) > 0 {
-		p.toImage = cs[0].Image
+		p.res.ToImage = cs[0].Image
 	}
 	if a.Trigger.ByGuard() {
 		p.eventType, p.eventReason = corev1.EventTypeWarning, AutoRollbackReason
@@ -89,7 +90,11 @@ func planRollback(ctx context.Context, e *Executor, a domain.Action, d *appsv1.D
 	if d.Spec.Paused && !a.Trigger.ByGuard() {
 		return nil, fmt.Errorf("%s is paused: resume it (p, or kubectl rollout resume) before rolling back", a.Service)
 	}
-	p.apply = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
+	p.sentence = fmt.Sprintf("roll back %s: r%d %s -> r%d %s", a.Service, rev, p.res.FromImage, to, p.res.ToImage)
+	if d.Spec.Paused {
+		p.sentence += " (resuming its paused rollout first)"
+	}
+	p.applyTo = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
 		resumed := ""
 		if cur.Spec.Paused {
 			// The guard acts on a bad rollout even when someone paused it: resume, then roll back.
@@ -120,7 +125,7 @@ func planRollback(ctx context.Context, e *Executor, a domain.Action, d *appsv1.D
 		if strings.HasPrefix(out, "skipped") {
 			return fmt.Sprintf("%s: %s", a.Service, out), nil
 		}
-		return fmt.Sprintf("%srolled back %s to revision %d (%s)", resumed, a.Service, to, p.toImage), nil
+		return fmt.Sprintf("%srolled back %s to revision %d (%s)", resumed, a.Service, to, p.res.ToImage), nil
 	}
 	return p, nil
 }

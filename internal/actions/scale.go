@@ -21,7 +21,8 @@ func planScale(_ context.Context, e *Executor, a domain.Action, d *appsv1.Deploy
 		p.skip = fmt.Sprintf("%s already has %d replicas", a.Service, a.Replicas)
 		return p, nil
 	}
-	p.apply = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
+	p.sentence = fmt.Sprintf("scale %s: %d -> %d replicas", a.Service, from, a.Replicas)
+	p.applyTo = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
 		// The scale subresource, guarded by the Deployment's resourceVersion.
 		sc, err := e.Client.AppsV1().Deployments(d.Namespace).GetScale(ctx, d.Name, metav1.GetOptions{})
 		if err != nil {

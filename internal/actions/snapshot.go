@@ -153,23 +153,25 @@ func planRestore(ctx context.Context, e *Executor, a domain.Action, d *appsv1.De
 		return nil, fmt.Errorf("snapshot %s holds no Deployment %s", a.Snapshot, d.Name)
 	}
 	p := sameRevision(d, "update")
-	p.toImage = mainImage(saved)
+	p.res.ToImage = mainImage(saved)
 	if a.Trigger.ByGuard() {
 		p.eventType, p.eventReason = corev1.EventTypeWarning, AutoRollbackReason
 	}
 	if specMatches(d, saved) {
-		p.skip = fmt.Sprintf("skipped restore: %s already matches snapshot %s (%s, %d replicas)", a.Service, a.Snapshot, p.toImage, replicasOf(saved))
+		p.skip = fmt.Sprintf("skipped restore: %s already matches snapshot %s (%s, %d replicas)", a.Service, a.Snapshot, p.res.ToImage, replicasOf(saved))
 		return p, nil
 	}
 	if _, err := restoredSpec(d, saved, ""); err != nil {
 		return nil, fmt.Errorf("refusing to restore %s from snapshot %s: %w", a.Service, a.Snapshot, err)
 	}
 	if !sameTemplate(&d.Spec.Template, &saved.Spec.Template) {
-		if p.toRevision, err = nextRevision(ctx, e, d); err != nil {
+		if p.res.ToRevision, err = nextRevision(ctx, e, d); err != nil {
 			return nil, err
 		}
 	}
-	p.apply = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
+	p.sentence = fmt.Sprintf("restore %s from snapshot %s (taken before %s at %s): %s -> %s, %d replicas", a.Service, a.Snapshot,
+		objs.file.Action, objs.file.Time.Local().Format(time.DateTime), p.res.FromImage, p.res.ToImage, replicasOf(saved))
+	p.applyTo = func(ctx context.Context, cur *appsv1.Deployment) (string, error) {
 		next, err := restoredSpec(cur, saved, restoreCause(a))
 		if err != nil {
 			return "", err
@@ -179,7 +181,7 @@ func planRestore(ctx context.Context, e *Executor, a domain.Action, d *appsv1.De
 			return "", err
 		}
 		return fmt.Sprintf("restored %s from snapshot %s (taken before %s at %s): %s, %d replicas", a.Service, a.Snapshot,
-			objs.file.Action, objs.file.Time.Local().Format(time.DateTime), p.toImage, replicasOf(saved)), nil
+			objs.file.Action, objs.file.Time.Local().Format(time.DateTime), p.res.ToImage, replicasOf(saved)), nil
 	}
 	return p, nil
 }
@@ -187,7 +189,8 @@ func planRestore(ctx context.Context, e *Executor, a domain.Action, d *appsv1.De
 // planBlueGreenRestore restores a blue-green service from a snapshot: both colours' saved specs
 // (images, replicas), and the saved selector's colour, switched at once when that colour is
 // already Ready as saved, else as soon as it is (a pending switch).
-func (e *Executor) planBlueGreenRestore(a domain.Action, pair bluegreen.Pair, active domain.Color, st bluegreen.State) (*bgPlan, error) {
+func (e *Executor) planPairRestore(a domain.Action, t pairTarget, p *plan) (*plan, error) {
+	pair, active, st := t.pair, t.active, t.st
 	objs, err := e.readSaved(a)
 	if err != nil {
 		return nil, err
@@ -200,26 +203,13 @@ func (e *Executor) planBlueGreenRestore(a domain.Action, pair bluegreen.Pair, ac
 	if !want.Valid() {
 		return nil, fmt.Errorf("snapshot %s: the saved selector has no %s", a.Snapshot, bluegreen.ColorLabel)
 	}
-	p := &bgPlan{verb: "update", resource: "deployments"}
-	p.res.FromRevision, p.res.ToRevision = st.Revision, st.Revision
-	p.res.FromImage = mainImage(pair.Of(active))
+	p.verb, p.resource = "update", "deployments"
 	if a.Trigger.ByGuard() {
 		p.eventType, p.eventReason = corev1.EventTypeWarning, AutoRollbackReason
 	}
-	type change struct{ cur, saved *appsv1.Deployment }
-	var changes []change
-	for _, c := range domain.Colors {
-		cur := pair.Of(c)
-		saved := objs.deployments[cur.Name]
-		if saved == nil {
-			return nil, fmt.Errorf("snapshot %s holds no Deployment %s", a.Snapshot, cur.Name)
-		}
-		if _, err := restoredSpec(cur, saved, ""); err != nil {
-			return nil, fmt.Errorf("refusing to restore %s from snapshot %s: %s: %w", name, a.Snapshot, cur.Name, err)
-		}
-		if !specMatches(cur, saved) {
-			changes = append(changes, change{cur, saved})
-		}
+	changes, err := restoreChanges(a, pair, objs)
+	if err != nil {
+		return nil, err
 	}
 	target := objs.deployments[bluegreen.DeploymentName(name, want)]
 	p.res.ToImage = mainImage(target)
@@ -242,37 +232,35 @@ func (e *Executor) planBlueGreenRestore(a domain.Action, pair bluegreen.Pair, ac
 		p.skip = fmt.Sprintf("skipped restore: %s already matches snapshot %s (%s on %s)", name, a.Snapshot, p.res.ToImage, want)
 		return p, nil
 	}
-	now := e.now()
-	delay := e.BlueGreen.scaleDownDelay()
+	now, delay := t.now, t.scaleDownWait
+	p.sentence = fmt.Sprintf("restore %s from snapshot %s (taken before %s at %s): %s -> %s on %s, %d replicas", name, a.Snapshot,
+		objs.file.Action, objs.file.Time.Local().Format(time.DateTime), p.res.FromImage, p.res.ToImage, want, replicasOf(target))
+	switch {
+	case switchNow:
+		p.sentence += fmt.Sprintf("; switch from %s at once", active)
+	case want != active:
+		p.sentence += fmt.Sprintf("; traffic switches from %s once %s is Ready", active, want)
+	}
+	var ann map[string]any
+	var sel map[string]string
+	switch {
+	case want == active:
+		ann = clearPending()
+		ann[bluegreen.AnnScaleDownAt] = nil
+	case switchNow:
+		ann = switchAnnotations(st.Revision+1, now, now.Add(delay), a.Trigger)
+		sel = map[string]string{bluegreen.ColorLabel: string(want)}
+	default:
+		ann = pendingAnnotations(want, mainImage(target), now, 0, delay, a.Trigger)
+	}
 	p.apply = func(ctx context.Context) (string, error) {
 		// The Service first (guarded by its resourceVersion): no pending step of the state
 		// being replaced may run once the colours change.
-		var ann map[string]any
-		var sel map[string]string
-		switch {
-		case want == active:
-			ann = clearPending()
-			ann[bluegreen.AnnScaleDownAt] = nil
-		case switchNow:
-			ann = switchAnnotations(st.Revision+1, now, now.Add(delay), a.Trigger)
-			sel = map[string]string{bluegreen.ColorLabel: string(want)}
-		default:
-			ann = pendingAnnotations(want, mainImage(target), now, 0, delay, a.Trigger)
-		}
 		if err := patchService(ctx, e, pair.Service, ann, sel); err != nil {
 			return "", err
 		}
 		for _, ch := range changes {
-			err := retryStatusConflicts(ctx, e, ch.cur, func(cur *appsv1.Deployment) error {
-				next, err := restoredSpec(cur, ch.saved, restoreCause(a))
-				if err != nil {
-					return err
-				}
-				setLastAction(ctx, &next.ObjectMeta)
-				_, err = e.Client.AppsV1().Deployments(cur.Namespace).Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager})
-				return err
-			})
-			if err != nil {
+			if err := e.restoreColor(ctx, a, ch.cur, ch.saved); err != nil {
 				return "", err
 			}
 		}
@@ -287,4 +275,41 @@ func (e *Executor) planBlueGreenRestore(a domain.Action, pair bluegreen.Pair, ac
 		return msg, nil
 	}
 	return p, nil
+}
+
+// restoreChange is a colour whose spec a restore replaces with the saved one.
+type restoreChange struct{ cur, saved *appsv1.Deployment }
+
+// restoreChanges are the colours of pair whose spec differs from the snapshot's; a colour the
+// snapshot lacks, or whose saved spec cannot be restored, refuses the restore.
+func restoreChanges(a domain.Action, pair bluegreen.Pair, objs savedObjects) ([]restoreChange, error) {
+	var changes []restoreChange
+	for _, c := range domain.Colors {
+		cur := pair.Of(c)
+		saved := objs.deployments[cur.Name]
+		if saved == nil {
+			return nil, fmt.Errorf("snapshot %s holds no Deployment %s", a.Snapshot, cur.Name)
+		}
+		if _, err := restoredSpec(cur, saved, ""); err != nil {
+			return nil, fmt.Errorf("refusing to restore %s from snapshot %s: %s: %w", pair.Service.Name, a.Snapshot, cur.Name, err)
+		}
+		if !specMatches(cur, saved) {
+			changes = append(changes, restoreChange{cur, saved})
+		}
+	}
+	return changes, nil
+}
+
+// restoreColor updates a colour's Deployment to its saved spec, guarded by the resourceVersion
+// read, retrying when only its status moved.
+func (e *Executor) restoreColor(ctx context.Context, a domain.Action, d, saved *appsv1.Deployment) error {
+	return retryStatusConflicts(ctx, e, d, func(cur *appsv1.Deployment) error {
+		next, err := restoredSpec(cur, saved, restoreCause(a))
+		if err != nil {
+			return err
+		}
+		setLastAction(ctx, &next.ObjectMeta)
+		_, err = e.Client.AppsV1().Deployments(cur.Namespace).Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager})
+		return err
+	})
 }

@@ -109,7 +109,7 @@ func TestSnapshotRestoreConflict(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.apply(ctx, d); err == nil || !strings.Contains(err.Error(), "the object has been modified") {
+	if _, err := p.applyTo(ctx, d); err == nil || !strings.Contains(err.Error(), "the object has been modified") {
 		t.Fatalf("restore over a changed object: %v", err)
 	}
 	if got := f.deployment(t, "web"); *got.Spec.Replicas != 6 {

@@ -143,6 +143,11 @@ func (b *Backend) Revisions(_ context.Context, svc domain.Service) ([]domain.Rev
 	return b.opts.Watcher.Revisions(svc.Namespace, svc.Name)
 }
 
+// Plan asks the one executor what a would do, changing nothing.
+func (b *Backend) Plan(ctx context.Context, a domain.Action) (domain.Plan, error) {
+	return b.opts.Executor.Plan(ctx, a)
+}
+
 // Execute performs an action through the one executor.
 func (b *Backend) Execute(ctx context.Context, a domain.Action) (domain.Result, error) {
 	return b.opts.Executor.Execute(ctx, a)

@@ -2,29 +2,87 @@ package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
+	"os"
+	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/opsdeck/opsdeck/internal/actions"
+	"github.com/opsdeck/opsdeck/internal/audit"
+	"github.com/opsdeck/opsdeck/internal/backend"
+	"github.com/opsdeck/opsdeck/internal/bluegreen"
+	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/domain"
 )
 
-// Backend is the simulated domain.Backend. It is safe for concurrent use.
+// Backend is opsdeck's own backend (internal/backend: the cluster watcher, the executor with
+// its audit log and snapshots) on a simulated cluster. Everything an action does goes through
+// the real executor; only the API server, the controllers, the kubelet and Prometheus are
+// simulated.
 type Backend struct {
-	clock domain.Clock
+	*backend.Backend
+	clock   domain.Clock
+	client  kubernetes.Interface
+	sim     *sim
+	exec    *actions.Executor
+	metrics *metricsSource
+	audit   *audit.Log
+	ctx     context.Context
 
-	mu       sync.Mutex
-	sim      *sim
-	poll     time.Duration
-	watchers map[chan struct{}]struct{}
+	reconcileMu sync.Mutex
+	reconciler  *bluegreen.Reconciler
+	steps       stepEvents
+
+	kick    chan struct{}
+	poll    time.Duration
+	tempDir string // the audit log's temporary directory, when New made one
 }
 
-var _ domain.Backend = (*Backend)(nil)
+// Option configures New.
+type Option func(*options)
 
-// New returns a demo backend whose simulation starts at clock.Now() and follows the clock.
-func New(clock domain.Clock, opts ...Option) *Backend {
+type options struct {
+	blueGreen      bool
+	preview        time.Duration
+	scaleDownDelay time.Duration
+	readOnly       bool
+	auditLog       string
+	thresholds     domain.Thresholds
+}
+
+// WithBlueGreen adds the blue-green service checkout, as the sandbox seeds it: checkout-blue
+// active at checkout:v1 with 3 replicas, checkout-green at 0. A deploy gives the idle colour
+// the new image, and the reconciler switches traffic once all its pods are Ready (and stayed
+// so for preview), then scales the previous colour to zero after scaleDownDelay (5 m when
+// zero).
+func WithBlueGreen(preview, scaleDownDelay time.Duration) Option {
+	return func(o *options) {
+		o.blueGreen, o.preview, o.scaleDownDelay = true, preview, scaleDownDelay
+		if o.scaleDownDelay <= 0 {
+			o.scaleDownDelay = bluegreen.DefaultScaleDownDelay
+		}
+	}
+}
+
+// WithReadOnly makes the executor refuse every action, as --readonly does.
+func WithReadOnly() Option { return func(o *options) { o.readOnly = true } }
+
+// WithAuditLog writes the audit log (and its snapshots beside it) at path; by default they go
+// to a temporary directory removed when the backend's context ends.
+func WithAuditLog(path string) Option { return func(o *options) { o.auditLog = path } }
+
+// WithThresholds are the guard's rules a blue-green preview must pass.
+func WithThresholds(t domain.Thresholds) Option { return func(o *options) { o.thresholds = t } }
+
+// New seeds a simulated namespace shop at clock.Now() and starts, for ctx's life, the
+// simulation and opsdeck's backend on it. It returns once the watches have synced.
+func New(ctx context.Context, clock domain.Clock, opts ...Option) (*Backend, error) {
 	if clock == nil {
 		clock = domain.SystemClock{}
 	}
@@ -32,323 +90,286 @@ func New(clock domain.Clock, opts ...Option) *Backend {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	b := &Backend{
-		clock:    clock,
-		sim:      newSim(clock.Now()),
-		poll:     200 * time.Millisecond,
-		watchers: map[chan struct{}]struct{}{},
+	var tempDir string
+	if o.auditLog == "" {
+		dir, err := os.MkdirTemp("", "opsdeck-demo-")
+		if err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		go func() { <-ctx.Done(); os.RemoveAll(dir) }()
+		o.auditLog = filepath.Join(dir, "audit.jsonl")
+		tempDir = dir
+	}
+	log, err := audit.Open(o.auditLog)
+	if err != nil {
+		return nil, err
+	}
+
+	client, api := newClientset(clock)
+	b := &Backend{clock: clock, client: client, sim: newSim(client), audit: log, ctx: ctx, tempDir: tempDir,
+		kick: make(chan struct{}, 1), poll: 200 * time.Millisecond}
+	api.onWrite = b.wake
+	start := clock.Now()
+	born := start.Add(-24 * time.Hour)
+	for _, d := range seedObjects(o.blueGreen) {
+		d.CreationTimestamp = metav1.NewTime(born)
+		if err := api.Add(d); err != nil {
+			return nil, fmt.Errorf("demo: seed %s: %w", d.Name, err)
+		}
 	}
 	if o.blueGreen {
-		b.sim.addBlueGreen(clock.Now(), o)
+		svc := blueGreenService()
+		svc.CreationTimestamp = metav1.NewTime(born)
+		if err := api.Add(svc); err != nil {
+			return nil, fmt.Errorf("demo: seed %s: %w", svc.Name, err)
+		}
 	}
-	return b
+	// The seeded revisions have run for a day.
+	b.sim.advanceTo(ctx, born)
+	b.sim.advanceTo(ctx, start)
+
+	id := domain.Identity{Context: "demo", Cluster: "demo", User: "demo", Namespaces: []string{Namespace}, Demo: true}
+	b.exec = &actions.Executor{Client: client, Audit: log, Identity: id, ReadOnly: o.readOnly, Clock: clock,
+		BlueGreen: actions.BlueGreenSettings{Preview: o.preview, ScaleDownDelay: o.scaleDownDelay}}
+	w, err := cluster.NewWatcher(client, cluster.WatchOptions{Namespaces: []string{Namespace}, Clock: clock, MinInterval: time.Millisecond})
+	if err != nil {
+		return nil, err
+	}
+	b.metrics = &metricsSource{sim: b.sim, clock: clock}
+	// The blue-green reconciler runs in step with the simulation (reconcile), so that a
+	// switch happens at the clock's time the colour became Ready, as it would live.
+	lb, err := backend.New(ctx, backend.Options{Identity: id, Watcher: w, Metrics: b.metrics, Executor: b.exec, Clock: clock,
+		Thresholds: o.thresholds, NoReconcile: true})
+	if err != nil {
+		return nil, err
+	}
+	b.Backend = lb
+	if !o.readOnly {
+		b.reconciler = &bluegreen.Reconciler{Exec: b.exec, Clock: clock, Metrics: b.metrics.Frame, Thresholds: o.thresholds,
+			OnStep: func(st bluegreen.Step) { b.steps.add(st, clock) }}
+	}
+	if !lb.WaitForSync(ctx) {
+		return nil, ctx.Err()
+	}
+	go b.run(ctx)
+	return b, nil
 }
 
-// SetPollInterval sets how often (in real time) Watch reads the clock; 200 ms by default.
-// Tests that drive a fast manual clock may shorten it. It applies to watches started after.
+// SetPollInterval sets how often (in real time) the simulation reads the clock; 200 ms by
+// default. Tests that drive a fast manual clock shorten it.
 func (b *Backend) SetPollInterval(d time.Duration) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	if d > 0 {
+		b.reconcileMu.Lock()
 		b.poll = d
+		b.reconcileMu.Unlock()
+		b.wake()
 	}
 }
 
-// advance brings the simulation to the clock's time; b.mu must be held.
-func (b *Backend) advance() time.Time {
-	now := b.clock.Now()
-	b.sim.advance(now)
-	return now
+// Close removes the temporary directory of the audit log, when New made one (it is also
+// removed when the context ends, but a process that exits may not wait for that).
+func (b *Backend) Close() {
+	if b.tempDir != "" {
+		os.RemoveAll(b.tempDir)
+	}
 }
 
-// State is the cluster state at the clock's time, as Watch would send it.
-func (b *Backend) State() domain.ClusterState {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sim.snapshot(b.advance())
+// AuditLog is the path of the demo's audit log; its snapshots are beside it.
+func (b *Backend) AuditLog() string { return b.audit.Path() }
+
+// Client is the simulated cluster's clientset.
+func (b *Backend) Client() kubernetes.Interface { return b.client }
+
+func (b *Backend) wake() {
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
 }
 
-// Identity names the demo context.
-func (b *Backend) Identity() domain.Identity {
-	return domain.Identity{Context: "demo", Cluster: "demo", User: "demo", Namespaces: []string{namespace}, Demo: true}
-}
-
-// Watch sends the state at once, then a new one whenever the simulation changes: it reads the
-// clock on a short real ticker and right after every Execute. A slow reader gets the latest
-// state, never a backlog. The channel is closed when ctx ends.
-func (b *Backend) Watch(ctx context.Context) <-chan domain.ClusterState {
-	out := make(chan domain.ClusterState, 1)
-	kick := make(chan struct{}, 1)
-	b.mu.Lock()
-	b.watchers[kick] = struct{}{}
+// run steps the simulation on a real-time ticker and after every write.
+func (b *Backend) run(ctx context.Context) {
+	b.reconcileMu.Lock()
 	poll := b.poll
-	b.mu.Unlock()
+	b.reconcileMu.Unlock()
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-b.kick:
+			b.reconcileMu.Lock()
+			if b.poll != poll {
+				poll = b.poll
+				t.Reset(poll)
+			}
+			b.reconcileMu.Unlock()
+		}
+		b.sync()
+	}
+}
 
+// sync brings the simulation to the clock's time, then lets the blue-green reconciler act on
+// what it shows, and the simulation react to that, at the same time.
+func (b *Backend) sync() {
+	now := b.clock.Now()
+	b.sim.advanceTo(b.ctx, now)
+	if b.reconciler == nil {
+		return
+	}
+	b.reconcileMu.Lock()
+	defer b.reconcileMu.Unlock()
+	for range 3 {
+		if len(b.reconciler.Reconcile(b.ctx, b.truth(now))) == 0 {
+			return
+		}
+		b.sim.advanceTo(b.ctx, now)
+	}
+}
+
+// truth is the cluster state at now as the API server holds it (the watches follow it).
+func (b *Backend) truth(now time.Time) domain.ClusterState {
+	ctx := b.ctx
+	var objs cluster.Objects
+	if l, err := b.client.AppsV1().Deployments(Namespace).List(ctx, metav1.ListOptions{}); err == nil {
+		for i := range l.Items {
+			objs.Deployments = append(objs.Deployments, &l.Items[i])
+		}
+	}
+	if l, err := b.client.AppsV1().ReplicaSets(Namespace).List(ctx, metav1.ListOptions{}); err == nil {
+		for i := range l.Items {
+			objs.ReplicaSets = append(objs.ReplicaSets, &l.Items[i])
+		}
+	}
+	if l, err := b.client.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{}); err == nil {
+		for i := range l.Items {
+			objs.Pods = append(objs.Pods, &l.Items[i])
+		}
+	}
+	if l, err := b.client.CoreV1().Services(Namespace).List(ctx, metav1.ListOptions{}); err == nil {
+		for i := range l.Items {
+			if bluegreen.IsBlueGreen(&l.Items[i]) {
+				objs.Services = append(objs.Services, &l.Items[i])
+			}
+		}
+	}
+	if l, err := b.client.CoreV1().Events(Namespace).List(ctx, metav1.ListOptions{}); err == nil {
+		for i := range l.Items {
+			if l.Items[i].Type == corev1.EventTypeWarning { // as the watcher's field selector
+				objs.Events = append(objs.Events, &l.Items[i])
+			}
+		}
+	}
+	return cluster.BuildState(objs, now, domain.Health{OK: true, LastSuccess: now}, true)
+}
+
+// State brings the simulation to the clock's time and returns the cluster state the watches
+// will show for it: tests wait until the console shows it.
+func (b *Backend) State() domain.ClusterState {
+	b.sync()
+	return b.truth(b.clock.Now())
+}
+
+// Execute performs an action through the executor; the simulated controllers react before it
+// returns, as the real ones react to the watch event at once.
+func (b *Backend) Execute(ctx context.Context, a domain.Action) (domain.Result, error) {
+	res, err := b.Backend.Execute(ctx, a)
+	b.sync()
+	return res, err
+}
+
+// Watch streams the watcher's states, with the blue-green steps the demo's reconciler took
+// among their events.
+func (b *Backend) Watch(ctx context.Context) <-chan domain.ClusterState {
+	in := b.Backend.Watch(ctx)
+	out := make(chan domain.ClusterState, 1)
+	kick := b.steps.subscribe()
 	go func() {
 		defer close(out)
-		defer func() {
-			b.mu.Lock()
-			delete(b.watchers, kick)
-			b.mu.Unlock()
-		}()
-		ticker := time.NewTicker(poll)
-		defer ticker.Stop()
-		var sent uint64
+		defer b.steps.unsubscribe(kick)
+		var last domain.ClusterState
+		have := false
 		for {
-			b.mu.Lock()
-			now := b.advance()
-			var st domain.ClusterState
-			changed := b.sim.version != sent
-			if changed {
-				sent = b.sim.version
-				st = b.sim.snapshot(now)
-			}
-			b.mu.Unlock()
-			if changed {
-				// Latest wins: replace a state the reader has not taken yet.
-				select {
-				case <-out:
-				default:
-				}
-				select {
-				case out <- st:
-				case <-ctx.Done():
-					return
-				}
-			}
 			select {
 			case <-ctx.Done():
 				return
-			case <-ticker.C:
+			case st, ok := <-in:
+				if !ok {
+					return
+				}
+				last, have = st, true
 			case <-kick:
+				if !have {
+					continue
+				}
+			}
+			st := last
+			if evs := b.steps.snapshot(); len(evs) > 0 {
+				st.Events = append(append([]domain.Event(nil), st.Events...), evs...)
+				sort.SliceStable(st.Events, func(i, j int) bool { return st.Events[i].Time.After(st.Events[j].Time) })
+			}
+			select { // latest wins
+			case <-out:
+			default:
+			}
+			select {
+			case out <- st:
+			case <-ctx.Done():
+				return
 			}
 		}
 	}()
 	return out
 }
 
-// Metrics computes the latest values of the given services (all when empty) and of their
-// ReplicaSets with pods, as a fixed number of queries would.
-func (b *Backend) Metrics(ctx context.Context, services []domain.Service) domain.MetricsFrame {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.advance()
-	var want map[string]bool
-	if len(services) > 0 {
-		want = map[string]bool{}
-		for _, s := range services {
-			want[s.Key()] = true
-		}
-	}
-	f := b.sim.frame(now, want)
-	if err := ctx.Err(); err != nil {
-		f.Err = err
-	}
-	return f
+// stepEvents are the reconciler's steps as events of the events pane.
+type stepEvents struct {
+	mu     sync.Mutex
+	events []domain.Event // newest first
+	kicks  map[chan struct{}]bool
 }
 
-// History backfills a service's series over window with one point per step.
-func (b *Backend) History(ctx context.Context, svc domain.Service, window, step time.Duration) ([]domain.Series, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
+func (s *stepEvents) add(st bluegreen.Step, clock domain.Clock) {
+	e := domain.Event{Time: st.Result.At, Source: domain.SourceAction, Type: "Normal", Reason: string(st.Action.Kind),
+		Object: "service/" + st.Action.Service, Message: st.Result.Message, Count: 1}
+	if e.Time.IsZero() {
+		e.Time = clock.Now()
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.advance()
-	if bg := b.sim.findBlueGreen(svc.Namespace, svc.Name); bg != nil {
-		return b.sim.backfill(bg.asDeployment(), now, window, step), nil
+	if st.Err != nil {
+		e.Type, e.Message = "Warning", st.Err.Error()
 	}
-	d := b.sim.find(svc.Namespace, svc.Name)
-	if d == nil {
-		return nil, fmt.Errorf("service %s not found", svc.Key())
-	}
-	return b.sim.backfill(d, now, window, step), nil
-}
-
-// Revisions is the rollout history of a service, newest first.
-func (b *Backend) Revisions(ctx context.Context, svc domain.Service) ([]domain.Revision, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.advance()
-	if bg := b.sim.findBlueGreen(svc.Namespace, svc.Name); bg != nil {
-		return b.sim.blueGreenRevisions(bg), nil
-	}
-	d := b.sim.find(svc.Namespace, svc.Name)
-	if d == nil {
-		return nil, fmt.Errorf("service %s not found", svc.Key())
-	}
-	return b.sim.revisions(d), nil
-}
-
-// ErrConflict is returned when an action names an ExpectRevision the service is no longer at.
-var ErrConflict = errors.New("conflict")
-
-// Execute performs an action on the simulation with kubectl's semantics, then wakes watchers.
-func (b *Backend) Execute(ctx context.Context, a domain.Action) (domain.Result, error) {
-	if err := ctx.Err(); err != nil {
-		return domain.Result{Action: a}, err
-	}
-	b.mu.Lock()
-	now := b.advance()
-	res, err := b.execute(a, now)
-	if err == nil {
-		// The controllers react at once, as they would to the watch event.
-		if bg := b.sim.findBlueGreen(a.Namespace, a.Service); bg != nil {
-			b.sim.stepBlueGreen(bg, now, now)
-		} else {
-			b.sim.reconcile(b.sim.find(a.Namespace, a.Service), now, now)
-		}
-		b.sim.touch()
-	}
-	kicks := make([]chan struct{}, 0, len(b.watchers))
-	for k := range b.watchers {
-		kicks = append(kicks, k)
-	}
-	b.mu.Unlock()
-	for _, k := range kicks {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append([]domain.Event{e}, s.events...)[:min(len(s.events)+1, 20)]
+	for k := range s.kicks {
 		select {
 		case k <- struct{}{}:
 		default:
 		}
 	}
-	return res, err
 }
 
-// changedSinceConfirmed refuses, as the real executor does, an action confirmed on a revision
-// (or, blue-green, an active colour) the service has left since.
-func changedSinceConfirmed(a domain.Action, name string, rev int64, active domain.Color) error {
-	x := a.Expect
-	if x == nil {
-		return nil
+func (s *stepEvents) subscribe() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kicks == nil {
+		s.kicks = map[chan struct{}]bool{}
 	}
-	var diffs []string
-	if x.Color != "" && active != "" && x.Color != active {
-		diffs = append(diffs, fmt.Sprintf("traffic is on %s, not %s", active, x.Color))
-	}
-	if x.Revision != 0 && x.Revision != rev {
-		diffs = append(diffs, fmt.Sprintf("revision %d, not %d", rev, x.Revision))
-	}
-	if len(diffs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%w: changed since you confirmed: %s: %s; nothing was changed, look again", domain.ErrConflict, name, strings.Join(diffs, ", "))
+	k := make(chan struct{}, 1)
+	s.kicks[k] = true
+	return k
 }
 
-func (b *Backend) execute(a domain.Action, now time.Time) (domain.Result, error) {
-	res := domain.Result{Action: a, At: now}
-	if bg := b.sim.findBlueGreen(a.Namespace, a.Service); bg != nil {
-		return b.sim.executeBlueGreen(bg, a, now)
-	}
-	d := b.sim.find(a.Namespace, a.Service)
-	if d == nil {
-		return res, fmt.Errorf("%s: service %q not found in namespace %s", a.Kind, a.Service, namespace)
-	}
-	res.FromRevision, res.ToRevision = d.revision, d.revision
-	res.FromImage, res.ToImage = d.tmpl.image(), d.tmpl.image()
-	if a.ExpectRevision != 0 && a.ExpectRevision != d.revision {
-		return res, fmt.Errorf("%s %s: %w: expected revision %d, found %d", a.Kind, d.name, ErrConflict, a.ExpectRevision, d.revision)
-	}
-	if err := changedSinceConfirmed(a, d.name, d.revision, ""); err != nil {
-		return res, err
-	}
-	switch a.Kind {
-	case domain.ActionDeploy:
-		if a.Image == "" {
-			return res, fmt.Errorf("deploy %s: no image given", d.name)
-		}
-		tmpl := d.tmpl.clone()
-		idx := 0
-		if a.Container != "" {
-			idx = -1
-			for i, c := range tmpl.containers {
-				if c.Name == a.Container {
-					idx = i
-				}
-			}
-			if idx < 0 {
-				return res, fmt.Errorf("deploy %s: no container %q in the pod template", d.name, a.Container)
-			}
-		}
-		if tmpl.containers[idx].Image == a.Image {
-			res.Skipped = true
-			res.Message = fmt.Sprintf("%s unchanged: container %s already runs %s", d.name, tmpl.containers[idx].Name, a.Image)
-			return res, nil
-		}
-		from := tmpl.containers[idx].Image
-		tmpl.containers[idx].Image = a.Image
-		cause := fmt.Sprintf("opsdeck deploy %s %s (%s)", d.name, a.Image, a.Trigger)
-		rs := b.sim.setTemplate(d, tmpl, cause, now)
-		res.FromImage, res.ToImage, res.ToRevision = from, a.Image, rs.revision
-		res.Message = fmt.Sprintf("deploy %s: %s -> %s (revision %d)", d.name, from, a.Image, rs.revision)
-	case domain.ActionRollback:
-		if d.paused {
-			return res, fmt.Errorf("rollback %s: you cannot rollback a paused deployment; resume it first and try again", d.name)
-		}
-		var target *replicaSet
-		for _, rs := range d.rss { // newest first
-			if (a.ToRevision == 0 && rs.revision < d.revision) || (a.ToRevision != 0 && rs.revision == a.ToRevision) {
-				target = rs
-				break
-			}
-		}
-		if target == nil {
-			if a.ToRevision == 0 {
-				return res, fmt.Errorf("rollback %s: no rollout history found", d.name)
-			}
-			return res, fmt.Errorf("rollback %s: unable to find specified revision %d in history", d.name, a.ToRevision)
-		}
-		if target.tmpl.key() == d.tmpl.key() {
-			res.Skipped = true
-			res.Message = fmt.Sprintf("rollback %s: skipped rollback (current template already matches revision %d)", d.name, target.revision)
-			return res, nil
-		}
-		was := target.revision
-		rs := b.sim.setTemplate(d, target.tmpl, "", now)
-		res.ToImage, res.ToRevision = rs.tmpl.image(), rs.revision
-		res.Message = fmt.Sprintf("rollback %s: to revision %d (%s), now revision %d", d.name, was, rs.tmpl.image(), rs.revision)
-	case domain.ActionPause:
-		if d.paused {
-			res.Skipped, res.Message = true, fmt.Sprintf("pause %s: already paused", d.name)
-			return res, nil
-		}
-		d.paused = true
-		d.generation++
-		res.Message = fmt.Sprintf("pause %s: rollout paused at revision %d", d.name, d.revision)
-	case domain.ActionResume:
-		if !d.paused {
-			res.Skipped, res.Message = true, fmt.Sprintf("resume %s: not paused", d.name)
-			return res, nil
-		}
-		d.paused = false
-		d.generation++
-		d.lastProgress = now
-		res.Message = fmt.Sprintf("resume %s: rollout resumed at revision %d", d.name, d.revision)
-	case domain.ActionRestart:
-		if d.paused {
-			return res, fmt.Errorf("restart %s: can't restart paused deployment (resume it first)", d.name)
-		}
-		tmpl := d.tmpl.clone()
-		tmpl.restartedAt = now.UTC().Format(time.RFC3339Nano)
-		rs := b.sim.setTemplate(d, tmpl, fmt.Sprintf("opsdeck restart %s (%s)", d.name, a.Trigger), now)
-		res.ToRevision = rs.revision
-		res.Message = fmt.Sprintf("restart %s: new revision %d", d.name, rs.revision)
-	case domain.ActionScale:
-		if a.Replicas < 0 {
-			return res, fmt.Errorf("scale %s: replicas must be 0 or more, got %d", d.name, a.Replicas)
-		}
-		if a.Replicas == d.replicas {
-			res.Skipped, res.Message = true, fmt.Sprintf("scale %s: already at %d replicas", d.name, a.Replicas)
-			return res, nil
-		}
-		from := d.replicas
-		d.replicas = a.Replicas
-		d.generation++
-		res.Message = fmt.Sprintf("scale %s: %d -> %d replicas", d.name, from, a.Replicas)
-	default:
-		return res, fmt.Errorf("unknown action %q", a.Kind)
-	}
-	return res, nil
+func (s *stepEvents) unsubscribe(k chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.kicks, k)
+}
+
+func (s *stepEvents) snapshot() []domain.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]domain.Event(nil), s.events...)
 }

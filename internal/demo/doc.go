@@ -1,10 +1,15 @@
-// Package demo is the embedded simulated backend behind `opsdeck --demo` and the deterministic
-// UI tests. It simulates namespace shop with five Deployments whose rollouts progress like the
-// Kubernetes deployment controller (RollingUpdate, maxSurge 1, maxUnavailable 0), with
-// revisions, ReplicaSets and pods, and serves metrics that follow the behaviour table
-// of the design (tags bad, slow, hog, leak, crash).
+// Package demo is `opsdeck --demo` and the console's deterministic tests: opsdeck's own
+// backend (internal/backend with the cluster watcher, the one executor with a real audit log and
+// snapshots, and the blue-green reconciler) on a simulated cluster instead of a real one.
 //
-// The simulation is a function of an injected clock: every call advances it to clock.Now() in
-// whole simulated seconds, so a test that moves a manual clock sees exactly the same states and
-// values on every run.
+// What is simulated is only what a cluster and Prometheus would do: client-go's fake
+// clientset stands for the API server (apiserver.go adds resourceVersions, generations and
+// conflicts), a small level-triggered controller and kubelet drive it (sim.go: ReplicaSets
+// with pod-template-hash and revisions, the rolling update, pods Ready 1 to 3 s after
+// creation, crash never Ready, Deployment status and conditions), and a metrics source
+// computes what Prometheus would answer from the sandbox simulator's behaviour table
+// (metrics.go, internal/simulator). Everything opsdeck decides or does is the product's code.
+//
+// The simulation follows an injected clock in whole seconds, so a test that moves a manual
+// clock sees exactly the same states and values on every run.
 package demo

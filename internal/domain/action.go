@@ -90,6 +90,9 @@ type Precondition struct {
 	// annotations carry any pending switch. Checked exactly for a Service; for a Deployment
 	// only reported (Generation tells a spec change from a status update).
 	ResourceVersion string
+	// Sentence, when set, is the plan's sentence the person confirmed: the executor refuses
+	// the action as a conflict when its plan now says something else.
+	Sentence string
 }
 
 // Result is what an action did.

@@ -21,7 +21,12 @@ type Backend interface {
 	History(ctx context.Context, svc Service, window, step time.Duration) ([]Series, error)
 	// Revisions is the rollout history of a service, newest first.
 	Revisions(ctx context.Context, svc Service) ([]Revision, error)
-	// Execute performs an action through the one executor (audit log first).
+	// Plan asks the one executor what a would do, changing nothing: the sentence a person
+	// confirms, or the one-line refusal (read-only, a bad image, an unknown revision...).
+	Plan(ctx context.Context, a Action) (Plan, error)
+	// Execute performs an action through the one executor (audit log first). A confirmed
+	// plan is executed as Execute(ctx, plan.Confirmed()): refused as a conflict, changing
+	// nothing, when the service changed since the plan was read.
 	Execute(ctx context.Context, a Action) (Result, error)
 }
 

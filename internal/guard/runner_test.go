@@ -31,6 +31,9 @@ func (b *hungBackend) Metrics(context.Context, []domain.Service) domain.MetricsF
 	}
 	return b.frame
 }
+func (b *hungBackend) Plan(_ context.Context, a domain.Action) (domain.Plan, error) {
+	return domain.Plan{Action: a}, nil
+}
 func (b *hungBackend) Execute(context.Context, domain.Action) (domain.Result, error) {
 	<-b.release
 	return domain.Result{}, nil

@@ -45,7 +45,8 @@ var Healthy = Behaviour{
 	Serving:       true,
 }
 
-// BehaviourFor returns the behaviour of pods running image, from the words its tag contains:
+// BehaviourFor returns the behaviour of pods running image (the sandbox's metrics simulator and
+// opsdeck --demo both read it), from the words its tag contains:
 // bad (30 % 5xx), slow (p99 2 s), hog (0.95 cores), leak (+10 MiB/s), crash (no traffic); they
 // combine ("v2-slow-leak").
 func BehaviourFor(image string) Behaviour {
@@ -144,4 +145,34 @@ func bucketQuantile(q float64, les, cum []float64, total float64) float64 {
 		lower, below = le, cum[i]
 	}
 	return les[len(les)-1]
+}
+
+// Share is one pod's part of a set of pods read together: its request rate, its behaviour's
+// p99 and a factor on its latency (noise around 1).
+type Share struct {
+	RPS, P99, Scale float64
+}
+
+// MixedP99 is the p99 histogram_quantile reads from the summed buckets of several pods (the
+// per-service and per-revision p99 of opsdeck's queries), with this package's latency
+// distributions; NaN when none serves.
+func MixedP99(pods []Share) float64 {
+	cum := make([]float64, len(Buckets))
+	one := make([]float64, len(Buckets))
+	var total float64
+	for _, p := range pods {
+		if p.RPS <= 0 {
+			continue
+		}
+		scale := p.Scale
+		if scale <= 0 {
+			scale = 1
+		}
+		latencyFor(p.P99).cdf(scale, one)
+		for i := range cum {
+			cum[i] += p.RPS * one[i]
+		}
+		total += p.RPS
+	}
+	return bucketQuantile(0.99, Buckets, cum, total)
 }

@@ -1,13 +1,13 @@
 package app
 
 import (
+	"context"
 	"fmt"
-	"github.com/opsdeck/opsdeck/internal/safe"
 	"strconv"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/opsdeck/opsdeck/internal/domain"
-	"github.com/opsdeck/opsdeck/internal/imageref"
+	"github.com/opsdeck/opsdeck/internal/safe"
 	"github.com/opsdeck/opsdeck/ui/components/dialog"
 	"github.com/opsdeck/opsdeck/ui/format"
 )
@@ -23,6 +23,9 @@ const (
 	stageRevision
 	stageReplicas
 	stageConfirm
+	// stagePlanning waits for the executor's plan of the action entered; back is the stage
+	// (an input) that a refusal returns to.
+	stagePlanning
 	// stageFrozen is the extra question before a deploy's confirmation during a freeze.
 	stageFrozen
 	// stagePending is the confirmation of approve, cancel or run-now of a waiting deploy.
@@ -35,12 +38,94 @@ type flow struct {
 	action    domain.Action
 	svc       domain.Service
 	container int
-	from, to  string // what the confirmation shows
 	revisions []domain.Revision
 	choices   []choice // the rollback picker's entries
 	verb      string   // stagePending: approve, cancel or run-now
-	// frozenLines are the deploy's confirmation lines, shown after the freeze's question.
-	frozenLines []string
+	// plan is the executor's plan of the action, whose sentence the confirmation shows and
+	// which is executed when confirmed.
+	plan domain.Plan
+	// back is the input stage a refusal of the plan returns to (stageImage, stageReplicas),
+	// or stageNone: the refusal closes the dialog.
+	back stage
+}
+
+// planMsg is the executor's plan (or its one-line refusal) of the action being built.
+type planMsg struct {
+	action domain.Action
+	plan   domain.Plan
+	err    error
+}
+
+func askPlan(ctx context.Context, b domain.Backend, a domain.Action) tea.Cmd {
+	return func() tea.Msg {
+		p, err := b.Plan(ctx, a)
+		return planMsg{action: a, plan: p, err: err}
+	}
+}
+
+// askExecutor asks the executor for the plan of the flow's action; the confirmation, or the
+// refusal, follows when it arrives (planArrived).
+func (m *Model) askExecutor() tea.Cmd {
+	f := &m.flow
+	f.back = stageNone
+	if f.stage == stageImage || f.stage == stageReplicas {
+		f.back = f.stage
+	}
+	f.stage = stagePlanning
+	m.setStatus(fmt.Sprintf("planning %s of %s…", f.action.Kind, f.svc.Name), false)
+	return askPlan(m.ctx, m.backend, f.action)
+}
+
+// confirmTitle is the question over a plan's sentence.
+func confirmTitle(a domain.Action) string {
+	verb := string(a.Kind)
+	if a.Kind == domain.ActionRollback {
+		verb = "roll back"
+	}
+	return verb + " " + a.Service + "?"
+}
+
+// planArrived shows the executor's answer before any question: its refusal in one line (in
+// the input, which stays open to be corrected, or in the status line), a plan that changes
+// nothing, or the confirmation with the plan's sentence verbatim.
+func (m *Model) planArrived(msg planMsg) tea.Cmd {
+	f := &m.flow
+	if f.stage != stagePlanning || f.action.Kind != msg.action.Kind || f.action.Service != msg.action.Service ||
+		f.action.Namespace != msg.action.Namespace {
+		return nil // cancelled, or another action began meanwhile
+	}
+	svc, kind := f.svc, f.action.Kind
+	reason := ""
+	switch {
+	case msg.err != nil:
+		reason = safe.OneLine(msg.err.Error())
+	case msg.plan.Skipped:
+		reason = safe.OneLine(msg.plan.Sentence)
+	}
+	if reason != "" {
+		if f.back != stageNone && m.dialog != nil {
+			f.stage = f.back
+			m.dialog.Refuse(reason)
+			m.setStatus(fmt.Sprintf("%s %s refused: %s", kind, svc.Name, reason), true)
+			return nil
+		}
+		m.setStatus(fmt.Sprintf("%s %s: %s", kind, svc.Name, reason), msg.err != nil)
+		m.closeDialog()
+		return nil
+	}
+	f.plan = msg.plan
+	m.setStatus("", false)
+	if kind == domain.ActionDeploy {
+		if fz := m.freezeOf(svc); fz != "" {
+			// A person may deploy during a freeze, but is asked once more, naming it.
+			f.stage = stageFrozen
+			m.open(dialog.NewConfirm(m.theme, m.keys, svc.Name+" is frozen: deploy anyway?", []string{fz}))
+			return nil
+		}
+	}
+	f.stage = stageConfirm
+	m.open(dialog.NewConfirm(m.theme, m.keys, confirmTitle(f.action), []string{f.plan.Sentence}))
+	return nil
 }
 
 // refuse is the one place that decides whether an action may start from a key.
@@ -109,18 +194,9 @@ func (m *Model) askImage() tea.Cmd {
 		}
 	}
 	lines = append(lines, "new image (now "+current+"):")
-	m.flow.from = current
 	m.flow.stage = stageImage
-	validate := func(s string) error {
-		if err := imageref.Validate(s); err != nil {
-			return err
-		}
-		if s == current {
-			return fmt.Errorf("%s already runs %s: change the tag", svc.Name, s)
-		}
-		return nil
-	}
-	d := dialog.NewInput(m.theme, m.keys, "deploy "+svc.Name, lines, current, validate)
+	// No validator of its own: the executor judges the image (planArrived shows its refusal).
+	d := dialog.NewInput(m.theme, m.keys, "deploy "+svc.Name, lines, current, nil)
 	m.open(d)
 	return nil
 }
@@ -188,11 +264,8 @@ func (m *Model) beginRestart() tea.Cmd {
 	if refused {
 		return nil
 	}
-	m.flow = flow{action: m.newAction(domain.ActionRestart, svc), svc: svc, stage: stageConfirm}
-	m.open(dialog.NewConfirm(m.theme, m.keys, "restart "+svc.Name+"?", []string{
-		fmt.Sprintf("every pod is replaced, %d at a time (a new revision r%d)", 1, svc.Revision+1),
-	}))
-	return nil
+	m.flow = flow{action: m.newAction(domain.ActionRestart, svc), svc: svc}
+	return m.askExecutor()
 }
 
 func (m *Model) beginScale() tea.Cmd {
@@ -208,9 +281,6 @@ func (m *Model) beginScale() tea.Cmd {
 		}
 		if n > 1000 {
 			return fmt.Errorf("replicas must be at most 1000")
-		}
-		if int32(n) == svc.Desired {
-			return fmt.Errorf("%s already has %d replicas", svc.Name, n)
 		}
 		return nil
 	}
@@ -234,64 +304,34 @@ func (m *Model) dialogKey(k tea.KeyPressMsg) tea.Cmd {
 	f := &m.flow
 	svc := f.svc
 	switch f.stage {
+	case stagePlanning:
+		return nil // the plan is on its way
 	case stageContainer:
 		f.container = d.Index()
 		return m.askImage()
 	case stageImage:
 		f.action.Image = d.Value()
-		f.to = d.Value()
-		lines := []string{f.from + " -> " + f.to}
-		if len(svc.Containers) > 1 {
-			lines = append([]string{"container " + f.action.Container}, lines...)
-		}
-		lines = append(lines, blueGreenDeployLines(svc)...)
-		if fz := m.freezeOf(svc); fz != "" {
-			// A person may deploy during a freeze, but is asked once more, naming it.
-			f.stage = stageFrozen
-			f.frozenLines = lines
-			m.open(dialog.NewConfirm(m.theme, m.keys, svc.Name+" is frozen: deploy anyway?", []string{fz}))
-			return cmd
-		}
-		f.stage = stageConfirm
-		m.open(dialog.NewConfirm(m.theme, m.keys, "deploy "+svc.Name+"?", lines))
+		return m.askExecutor()
 	case stageFrozen:
 		f.stage = stageConfirm
-		m.open(dialog.NewConfirm(m.theme, m.keys, "deploy "+svc.Name+"?", f.frozenLines))
+		m.open(dialog.NewConfirm(m.theme, m.keys, confirmTitle(f.action), []string{f.plan.Sentence}))
 	case stageRevision:
-		if c := f.choices[d.Index()]; c.rev == nil {
-			f.action.Snapshot = ""
-			if c.snap != nil {
-				f.action.Snapshot = c.snap.ID
-			}
-			var lines []string
-			f.from, f.to, lines = m.pickConfirm(svc, c)
-			f.stage = stageConfirm
-			m.open(dialog.NewConfirm(m.theme, m.keys, "roll back "+svc.Name+"?", lines))
-			return cmd
+		c := f.choices[d.Index()]
+		f.action.ToRevision, f.action.Snapshot = 0, ""
+		switch {
+		case c.rev != nil:
+			f.action.ToRevision = c.rev.Number
+		case c.snap != nil:
+			f.action.Snapshot = c.snap.ID
 		}
-		r := *f.choices[d.Index()].rev
-		f.action.ToRevision = r.Number
-		cur := svc.Image
-		for _, x := range f.revisions {
-			if x.Current {
-				cur = "r" + strconv.FormatInt(x.Number, 10) + " " + x.Image
-			}
-		}
-		f.from, f.to = cur, "r"+strconv.FormatInt(r.Number, 10)+" "+r.Image
-		f.stage = stageConfirm
-		lines := []string{f.from + " -> " + f.to}
-		if r.Current {
-			lines = append(lines, "(this is the current revision: the rollback will be skipped)")
-		}
-		m.open(dialog.NewConfirm(m.theme, m.keys, "roll back "+svc.Name+"?", lines))
+		return m.askExecutor()
 	case stageReplicas:
 		n, _ := strconv.Atoi(d.Value())
 		f.action.Replicas = int32(n)
-		f.stage = stageConfirm
-		m.open(dialog.NewConfirm(m.theme, m.keys, "scale "+svc.Name+"?",
-			[]string{fmt.Sprintf("%d -> %d replicas", svc.Desired, n)}))
+		return m.askExecutor()
 	case stageConfirm:
-		a := f.action
+		// Execute the plan confirmed: refused, changing nothing, if the service moved since.
+		a := f.plan.Confirmed()
 		m.closeDialog()
 		return m.run(a)
 	case stagePending:

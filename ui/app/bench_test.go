@@ -82,6 +82,9 @@ func (b *big) History(_ context.Context, svc domain.Service, window, step time.D
 func (b *big) Revisions(context.Context, domain.Service) ([]domain.Revision, error) {
 	return []domain.Revision{{Number: 3, Image: "x:v3", Current: true}, {Number: 2, Image: "x:v2"}}, nil
 }
+func (b *big) Plan(_ context.Context, a domain.Action) (domain.Plan, error) {
+	return domain.Plan{Action: a}, errors.New("read-only benchmark")
+}
 func (b *big) Execute(context.Context, domain.Action) (domain.Result, error) {
 	return domain.Result{}, errors.New("read-only benchmark")
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"testing"
@@ -33,7 +34,7 @@ func (h *harness) deployGreen() {
 	h.press("d", "backspace", "backspace")
 	h.typeText("v2")
 	h.press("enter")
-	if !strings.Contains(h.screen(), "to green (idle) at 3 replicas") {
+	if !strings.Contains(h.screen(), "green (idle) gets checkout:v2 at 3 replicas") {
 		h.t.Fatalf("the confirmation does not say where the image goes:\n%s", h.screen())
 	}
 	h.press("y")
@@ -165,13 +166,25 @@ func TestPickerListsSnapshots(t *testing.T) {
 		!strings.Contains(items[1], "cart-service:v1") || !strings.Contains(items[1], "×5") {
 		t.Fatalf("items %q, default %d", items, def)
 	}
+	// The demo keeps no snapshots: a backend that does plans the restore.
+	h.m.backend = restorePlanner{h.b}
 	h.m.flow = flow{action: h.m.newAction(domain.ActionRollback, svc), svc: svc, stage: stageLoadingRevisions}
 	h.m.openRevisionPicker(revs, snaps)
 	if h.m.dialog == nil || !strings.Contains(h.screen(), "snap ") {
 		t.Fatalf("no picker with the snapshot:\n%s", h.screen())
 	}
 	h.press("enter")
-	if h.m.flow.action.Snapshot != snaps[0].ID || h.m.flow.stage != stageConfirm || !strings.Contains(h.screen(), "restores the objects saved at") {
+	if h.m.flow.action.Snapshot != snaps[0].ID || h.m.flow.stage != stageConfirm || !strings.Contains(h.screen(), "restore cart-service from snapshot") {
 		t.Fatalf("after picking the snapshot: %+v\n%s", h.m.flow.action, h.screen())
 	}
+}
+
+// restorePlanner plans a restore from a snapshot as the executor words it.
+type restorePlanner struct{ *demo.Backend }
+
+func (r restorePlanner) Plan(ctx context.Context, a domain.Action) (domain.Plan, error) {
+	if a.Snapshot == "" {
+		return r.Backend.Plan(ctx, a)
+	}
+	return domain.Plan{Action: a, Sentence: "restore " + a.Service + " from snapshot " + a.Snapshot + ": cart-service:v1 -> cart-service:v1, 5 replicas"}, nil
 }

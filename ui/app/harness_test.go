@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +41,9 @@ type harness struct {
 func newHarness(t *testing.T, w, h int, o Options, demoOpts ...demo.Option) *harness {
 	t.Helper()
 	clock := demo.NewManualClock(t0)
-	b := demo.New(clock, demoOpts...)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	b := newDemo(t, ctx, clock, demoOpts...)
 	b.SetPollInterval(2 * time.Millisecond)
 	o.Clock = clock
 	o.Refresh = time.Hour
@@ -49,13 +53,23 @@ func newHarness(t *testing.T, w, h int, o Options, demoOpts ...demo.Option) *har
 	if o.Judge == nil && o.Rounds == nil {
 		o.Judge = alertJudge(o.Thresholds)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	hs := &harness{t: t, b: b, clock: clock, msgs: make(chan tea.Msg, 64), ctx: ctx}
 	hs.m = newModel(ctx, b, o).withTheme(theme.Plain())
 	hs.send(tea.WindowSizeMsg{Width: w, Height: h})
 	hs.run(hs.m.Init())
 	return hs
+}
+
+// newDemo starts the demo backend on clock for ctx's life, its audit log in the test's
+// temporary directory.
+func newDemo(t *testing.T, ctx context.Context, clock *demo.ManualClock, opts ...demo.Option) *demo.Backend {
+	t.Helper()
+	opts = append([]demo.Option{demo.WithAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))}, opts...)
+	b, err := demo.New(ctx, clock, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func (h *harness) run(cmd tea.Cmd) {
@@ -107,11 +121,13 @@ func (h *harness) until(what string, cond func(m Model) bool) {
 	}
 }
 
-// press sends keys: single characters, or names like "enter", "esc", "tab", "backspace".
+// press sends keys: single characters, or names like "enter", "esc", "tab", "backspace". A key
+// that asked the executor for a plan waits for its answer, as a person waits for the question.
 func (h *harness) press(keys ...string) {
 	h.t.Helper()
 	for _, k := range keys {
 		h.send(keyMsg(k))
+		h.until("the executor's plan", func(m Model) bool { return m.flow.stage != stagePlanning })
 	}
 }
 
@@ -155,12 +171,18 @@ func (h *harness) synced() {
 			return false
 		}
 		for i := range want.Services {
-			if m.state.Services[i].ResourceVersion != want.Services[i].ResourceVersion {
+			if observed(m.state.Services[i]) != observed(want.Services[i]) {
 				return false
 			}
 		}
 		return true
 	})
+}
+
+// observed is what the watch shows of a service: its objects' resourceVersions, and its
+// ReplicaSets and pods (a pod's status can change without its Deployment's).
+func observed(s domain.Service) string {
+	return s.ResourceVersion + fmt.Sprintf("%v", s.ReplicaSets)
 }
 
 // refresh runs one metrics poll at the clock's time and waits for its frame.

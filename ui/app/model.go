@@ -256,6 +256,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		} else {
 			m.setStatus(msg.msg, false)
 		}
+	case planMsg:
+		cmds = append(cmds, m.planArrived(msg))
 	case actionDoneMsg:
 		cmds = append(cmds, m.actionDone(msg))
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/opsdeck/opsdeck/internal/demo"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/guard"
 	"github.com/opsdeck/opsdeck/internal/imageref"
@@ -147,10 +148,11 @@ func TestDeployExecutesThroughBackend(t *testing.T) {
 	}
 	h.until("the action's result", func(m Model) bool { return m.pending == 0 })
 	ev := h.m.events.Entries()[0]
-	if ev.Source != domain.SourceAction || !strings.Contains(ev.Message, "order-service:v1 -> order-service:v2") {
+	// The executor's own result.
+	if ev.Source != domain.SourceAction || !strings.Contains(ev.Message, "deployed order-service:v2 to order-service") {
 		t.Fatalf("events pane: %+v", ev)
 	}
-	if !strings.Contains(h.screen(), "order-service:v1 -> order-service:v2 (revision 2)") {
+	if !strings.Contains(h.screen(), "• deployed order-service:v2 to order-service (container") {
 		t.Fatalf("status line:\n%s", h.screen())
 	}
 	h.step(8*time.Second, 2*time.Second)
@@ -185,6 +187,62 @@ func TestDeployRejectsBadImageInPlace(t *testing.T) {
 	if !strings.Contains(h.m.dialog.Err(), "already runs") {
 		t.Fatalf("same image accepted: %q", h.m.dialog.Err())
 	}
+}
+
+// The console judges no image itself: a bad image typed in the deploy dialog goes to the
+// backend's Plan (the executor's gate), and its one-line refusal shows in the dialog, before
+// the y question is ever asked and with nothing executed.
+func TestDeployDialogShowsTheExecutorsRefusal(t *testing.T) {
+	h := newHarness(t, 80, 24, Options{})
+	h.settle()
+	rec := &recordingPlanner{Backend: h.b, refuse: "refusing to deploy cart-service: the registry says no such tag (from the executor)"}
+	h.m.backend = rec
+	h.press("d", "ctrl+u")
+	h.typeText("cart-service:v9")
+	h.press("enter")
+	if len(rec.planned) != 1 || rec.planned[0].Image != "cart-service:v9" || rec.planned[0].Kind != domain.ActionDeploy {
+		t.Fatalf("the console did not ask the executor for a plan: %+v", rec.planned)
+	}
+	if h.m.dialog == nil || h.m.dialog.Kind() != dialog.Input || h.m.dialog.Err() != rec.refuse {
+		t.Fatalf("refusal not shown in the input: %+v", h.m.dialog)
+	}
+	s := h.screen()
+	if !strings.Contains(s, "✗ refusing to deploy cart-service:") || strings.Contains(s, "confirm") || strings.Contains(s, "deploy cart-service?") {
+		t.Fatalf("want the refusal and no question, screen:\n%s", s)
+	}
+	// A bad reference through the same path: the demo plans with the executor's validator.
+	rec.refuse = ""
+	h.press("ctrl+u")
+	h.typeText("Cart-Service:v2")
+	h.press("enter")
+	if h.m.dialog.Err() != imageref.Validate("Cart-Service:v2").Error() || strings.Contains(h.screen(), "confirm") {
+		t.Fatalf("error %q, screen:\n%s", h.m.dialog.Err(), h.screen())
+	}
+	if len(rec.planned) != 2 || rec.executed != 0 {
+		t.Fatalf("planned %d, executed %d", len(rec.planned), rec.executed)
+	}
+}
+
+// recordingPlanner records the plans asked, refuses them when refuse is set, and counts the
+// executions.
+type recordingPlanner struct {
+	*demo.Backend
+	refuse   string
+	planned  []domain.Action
+	executed int
+}
+
+func (r *recordingPlanner) Plan(ctx context.Context, a domain.Action) (domain.Plan, error) {
+	r.planned = append(r.planned, a)
+	if r.refuse != "" {
+		return domain.Plan{Action: a}, errors.New(r.refuse)
+	}
+	return r.Backend.Plan(ctx, a)
+}
+
+func (r *recordingPlanner) Execute(ctx context.Context, a domain.Action) (domain.Result, error) {
+	r.executed++
+	return r.Backend.Execute(ctx, a)
 }
 
 func TestDeployChoosesContainer(t *testing.T) {
@@ -457,6 +515,9 @@ func (f failing) History(context.Context, domain.Service, time.Duration, time.Du
 }
 func (f failing) Revisions(ctx context.Context, s domain.Service) ([]domain.Revision, error) {
 	return f.b.Revisions(ctx, s)
+}
+func (f failing) Plan(ctx context.Context, a domain.Action) (domain.Plan, error) {
+	return f.b.Plan(ctx, a)
 }
 func (f failing) Execute(context.Context, domain.Action) (domain.Result, error) {
 	return domain.Result{}, errors.New("deployments.apps \"cart-service\" is forbidden: user demo cannot patch")

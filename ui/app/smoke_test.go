@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -37,7 +38,9 @@ func (r recorder) View() tea.View {
 // and the rollout pane reaches complete at the new revision.
 func TestSmokeDeployToComplete(t *testing.T) {
 	clock := demo.NewManualClock(t0)
-	b := demo.New(clock)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b := newDemo(t, ctx, clock)
 	b.SetPollInterval(10 * time.Millisecond)
 	stop := make(chan struct{})
 	defer close(stop)
@@ -79,7 +82,7 @@ func TestSmokeDeployToComplete(t *testing.T) {
 	tm.Send(keyMsg("enter"))
 	waitScreen("the confirmation", contains("cart-service:v1 -> cart-service:v2"))
 	tm.Send(keyMsg("y"))
-	waitScreen("the action's result", contains("(revision 2)"))
+	waitScreen("the action's result", contains("deployed cart-service:v2"))
 	waitScreen("the rollout to complete", contains("r2 cart-service:v2  complete"))
 
 	// The terminal got the same screen (teatest's output, in plain ASCII).

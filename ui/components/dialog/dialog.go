@@ -101,6 +101,61 @@ func (m Model) Index() int { return m.cursor }
 // Err is the validation error shown, if any.
 func (m Model) Err() string { return m.err }
 
+// Refuse shows reason in an input's error line: the executor refused what was entered, and
+// the person may change it and press enter again. Typing clears it.
+func (m *Model) Refuse(reason string) { m.err = reason }
+
+// wrap breaks s into lines at most w cells wide, so that a plan's sentence or a refusal is read
+// whole: at its clauses (after ": " and "; ") where it can, so that "from -> to" stays on one
+// line, else at spaces; a word longer than w is cut.
+func wrap(s string, w int) []string {
+	if lipgloss.Width(s) <= w {
+		return []string{s}
+	}
+	var clauses []string
+	rest := s
+	for {
+		i := strings.IndexAny(rest, ":;")
+		for i >= 0 && (i+1 >= len(rest) || rest[i+1] != ' ') {
+			j := strings.IndexAny(rest[i+1:], ":;")
+			if j < 0 {
+				i = -1
+				break
+			}
+			i += 1 + j
+		}
+		if i < 0 {
+			clauses = append(clauses, rest)
+			break
+		}
+		clauses = append(clauses, rest[:i+1])
+		rest = strings.TrimLeft(rest[i+1:], " ")
+	}
+	var out []string
+	line := ""
+	add := func(part string) {
+		switch {
+		case line == "":
+			line = part
+		case lipgloss.Width(line)+1+lipgloss.Width(part) <= w:
+			line += " " + part
+		default:
+			out = append(out, format.Fit(line, w))
+			line = part
+		}
+	}
+	for _, c := range clauses {
+		if lipgloss.Width(c) <= w {
+			add(c)
+			continue
+		}
+		for _, word := range strings.Fields(c) {
+			add(word)
+		}
+	}
+	return append(out, format.Fit(line, w))
+}
+
 var (
 	enter = key.NewBinding(key.WithKeys("enter"))
 	no    = key.NewBinding(key.WithKeys("n"))
@@ -171,7 +226,7 @@ func (m Model) View(width int) string {
 	var b []string
 	b = append(b, t.DialogHdr.Render(format.Fit(m.title, inner)))
 	for _, l := range m.lines {
-		b = append(b, format.Fit(l, inner))
+		b = append(b, wrap(l, inner)...)
 	}
 	keyHelp := func(k key.Binding, desc string) string {
 		return t.Key.Render(k.Help().Key) + " " + desc
@@ -181,7 +236,9 @@ func (m Model) View(width int) string {
 		m.input.SetWidth(inner - 3)
 		b = append(b, m.input.View())
 		if m.err != "" {
-			b = append(b, t.Bad.Render(format.Fit("✗ "+m.err, inner)))
+			for _, l := range wrap("✗ "+m.err, inner) {
+				b = append(b, t.Bad.Render(l))
+			}
 		} else {
 			b = append(b, "")
 		}
