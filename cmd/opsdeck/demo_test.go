@@ -182,7 +182,7 @@ func TestDemoConsoleReadOnly(t *testing.T) {
 	term := startTmux(t, 120, 40, consoleEnv(t), binary(t), "--demo", "--readonly", "--audit-log", auditLog)
 	term.waitScreen("the demo", 15*time.Second, has("DEMO", "order-service"))
 	term.keys("d")
-	term.waitScreen("the refusal", 10*time.Second, has("refused (started with --readonly)"))
+	term.waitScreen("the refusal", 10*time.Second, has("read-only mode: refusing to deploy ", "(started with --readonly)"))
 	if entries := auditOf(t, auditLog); len(entries) != 0 {
 		t.Errorf("a read-only demo wrote the audit log: %+v", entries)
 	}

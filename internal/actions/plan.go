@@ -130,7 +130,7 @@ func (e *Executor) plan(ctx context.Context, a domain.Action) (*plan, error) {
 // check is the gate every action passes before any API call.
 func (e *Executor) check(a domain.Action) error {
 	if e.ReadOnly {
-		return fmt.Errorf("%w: refusing to %s %s (started with --readonly)", domain.ErrReadOnly, a.Kind, a.Service)
+		return domain.ReadOnlyRefusal(a.Kind, a.Service)
 	}
 	if _, ok := deploymentPlanners[a.Kind]; !ok && !blueGreenOnly(a.Kind) {
 		return fmt.Errorf("unknown action %q", a.Kind)

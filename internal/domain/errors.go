@@ -1,6 +1,9 @@
 package domain
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors that callers of the executor tell apart with errors.Is.
 var (
@@ -14,6 +17,12 @@ var (
 	// holding the service as after a refusal.
 	ErrUnreachable = errors.New("API server unreachable")
 )
+
+// ReadOnlyRefusal is the one wording of an action refused because opsdeck runs with --readonly:
+// the executor returns it, and the console shows it before asking anything.
+func ReadOnlyRefusal(kind ActionKind, service string) error {
+	return fmt.Errorf("%w: refusing to %s %s (started with --readonly)", ErrReadOnly, kind, service)
+}
 
 // StoodDownError is the error of a guard action that found its work already done by someone
 // else (another guard won the race): not a failure, it wraps ErrConflict and says who and when.

@@ -136,7 +136,7 @@ func (m *Model) refuse(kind domain.ActionKind) (domain.Service, bool) {
 		return svc, true
 	}
 	if m.opts.ReadOnly {
-		m.setStatus(fmt.Sprintf("read-only: %s of %s refused (started with --readonly)", kind, svc.Name), true)
+		m.setStatus(domain.ReadOnlyRefusal(kind, svc.Name).Error(), true)
 		return svc, true
 	}
 	return svc, false

@@ -319,7 +319,7 @@ func TestReadOnlyRefusesInPlace(t *testing.T) {
 		}
 	}
 	s := h.screen()
-	if !strings.Contains(s, "✗ read-only: scale of cart-service refused") || !strings.Contains(s, "READ-ONLY") {
+	if !strings.Contains(s, "✗ read-only mode: refusing to scale cart-service (started with --readonly)") || !strings.Contains(s, "READ-ONLY") {
 		t.Fatalf("screen:\n%s", s)
 	}
 }
