@@ -208,7 +208,10 @@ type Notify struct {
 }
 
 // KeyActions are the console actions whose keys the config may rebind, in help order.
-var KeyActions = []string{"deploy", "rollback", "guard", "pause", "restart", "scale", "filter", "help", "quit"}
+// ui/keys' tests hold it equal to the console's own list (keys.Names).
+var KeyActions = []string{"deploy", "rollback", "guard", "pause", "restart", "scale", "filter", "help", "quit",
+	"up", "down", "top", "bottom", "details", "next-pane", "cancel", "confirm", "sort", "release", "timeline", "logs",
+	"approve", "cancel-pending", "run-now", "next-pod", "prev-pod", "previous-log"}
 
 // Default is the configuration used when no file is given; it equals the embedded
 // default.yaml.

@@ -58,7 +58,7 @@ func TestCheck(t *testing.T) {
 			"guard.no_data: must be inconclusive or rollback, not \"panic\"",
 			"notify.alertmanager_url: must be an http or https URL, not \"alertmanager:9093\"",
 			"keys.rollback[0]: \"d\" is also bound to deploy",
-			"keys.dance: unknown action (want one of deploy, rollback, guard, pause, restart, scale, filter, help, quit)",
+			"keys.dance: unknown action (want one of deploy, rollback, guard, pause, restart, scale, filter, help, quit, up, down, top, bottom, details, next-pane, cancel, confirm, sort, release, timeline, logs, approve, cancel-pending, run-now, next-pod, prev-pod, previous-log)",
 		}},
 		{"missing.yaml", []string{"no such file"}},
 	}

@@ -1,54 +1,13 @@
 package app
 
 import (
-	"context"
-	"errors"
-	"strconv"
-	"time"
-
-	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/opsdeck/opsdeck/internal/domain"
-	"github.com/opsdeck/opsdeck/internal/podlogs"
 	"github.com/opsdeck/opsdeck/ui/components/logs"
 )
 
 // LogSource reads the logs of a service's pods (the l key).
-type LogSource interface {
-	// Targets are the service's pods, the new revision's first.
-	Targets(svc domain.Service) ([]podlogs.Target, error)
-	// Stream sends a pod's log lines to out until it ends or ctx ends; the current container
-	// is followed (across its restarts), the previous one read to its end.
-	Stream(ctx context.Context, t podlogs.Target, previous bool, out func(podlogs.Line)) error
-}
-
-// logsState is the open logs view and its stream.
-type logsState struct {
-	view      logs.Model
-	gen       int
-	cancel    context.CancelFunc
-	searching bool
-	search    textinput.Model
-}
-
-// logsTickMsg redraws the logs view while it is open; logsEndedMsg says a stream ended.
-type (
-	logsTickMsg  struct{ gen int }
-	logsEndedMsg struct {
-		gen int
-		err error
-	}
-	logsRetryMsg struct{ gen int }
-)
-
-const (
-	logsRedraw = 250 * time.Millisecond
-	// logsRetry is how long a failed stream waits before it is opened again: a crash-looping
-	// pod's previous log may not exist yet, and the API server may be briefly away.
-	logsRetry = 2 * time.Second
-)
+type LogSource = logs.Source
 
 // openLogs opens the logs view on the selected service's pods.
 func (m *Model) openLogs() tea.Cmd {
@@ -67,142 +26,24 @@ func (m *Model) openLogs() tea.Cmd {
 		m.setStatus("logs: "+err.Error(), true)
 		return nil
 	}
-	in := textinput.New()
-	in.Prompt = "/"
-	in.Placeholder = "search the lines"
-	m.logs = &logsState{view: logs.New(m.theme, svc.Name, targets), search: in}
-	m.logs.view.SetSize(m.width, m.height)
-	return m.startLogStream()
+	v := logs.New(m.theme, logs.NewKeyMap(m.keys), svc.Name, targets)
+	v.SetSize(m.width, m.height)
+	m.logs = &v
+	return m.logs.Follow(m.ctx, src)
 }
 
-// startLogStream (re)starts the stream of the pod and container the view shows.
-func (m *Model) startLogStream() tea.Cmd {
-	l := m.logs
-	if l.cancel != nil {
-		l.cancel()
+// logsUpdate gives a key or a stream's message to the open logs view; closing it returns to
+// the services pane.
+func (m *Model) logsUpdate(msg tea.Msg) tea.Cmd {
+	if m.logs == nil {
+		return nil // a message of a view closed since
 	}
-	l.view.Ring.Reset()
-	l.gen++
-	t, ok := l.view.Target()
-	if !ok {
-		l.view.SetStatus("no pods", true)
+	v, out, cmd := m.logs.Update(msg)
+	if out == logs.Close {
+		m.logs = nil
+		m.focus.pane = paneServices
 		return nil
 	}
-	previous := l.view.Previous()
-	if previous {
-		l.view.SetStatus("the previous container's log (it restarted "+strconv.Itoa(int(t.Restarts))+" times)", false)
-	} else {
-		l.view.SetStatus("following", false)
-	}
-	ctx, cancel := context.WithCancel(m.ctx)
-	l.cancel = cancel
-	gen, src, ring := l.gen, m.opts.Logs, l.view.Ring
-	stream := func() tea.Msg {
-		return logsEndedMsg{gen: gen, err: src.Stream(ctx, t, previous, ring.Add)}
-	}
-	return tea.Batch(stream, tea.Tick(logsRedraw, func(time.Time) tea.Msg { return logsTickMsg{gen} }))
-}
-
-func (m *Model) logsTick(msg logsTickMsg) tea.Cmd {
-	if m.logs == nil || msg.gen != m.logs.gen {
-		return nil
-	}
-	return tea.Tick(logsRedraw, func(time.Time) tea.Msg { return logsTickMsg{msg.gen} })
-}
-
-// logsEnded shows why a stream ended. A stream that failed is opened again after logsRetry,
-// as long as the view still shows the same pod and container.
-func (m *Model) logsEnded(msg logsEndedMsg) tea.Cmd {
-	if m.logs == nil || msg.gen != m.logs.gen {
-		return nil
-	}
-	switch {
-	case msg.err != nil && !errors.Is(msg.err, context.Canceled):
-		m.logs.view.SetStatus(msg.err.Error()+"; trying again in "+logsRetry.String(), true)
-		return tea.Tick(logsRetry, func(time.Time) tea.Msg { return logsRetryMsg{msg.gen} })
-	case m.logs.view.Previous():
-		m.logs.view.SetStatus("end of the previous container's log (p: the current one)", false)
-	default:
-		m.logs.view.SetStatus("the stream ended", false)
-	}
-	return nil
-}
-
-// logsRetried opens a failed stream again, unless the view moved on meanwhile.
-func (m *Model) logsRetried(msg logsRetryMsg) tea.Cmd {
-	if m.logs == nil || msg.gen != m.logs.gen {
-		return nil
-	}
-	return m.startLogStream()
-}
-
-// closeLogs stops the stream and returns to the services pane.
-func (m *Model) closeLogs() {
-	if m.logs.cancel != nil {
-		m.logs.cancel()
-	}
-	m.logs = nil
-	m.focus = paneServices
-}
-
-// logsKey handles a key while the logs view is open.
-func (m *Model) logsKey(k tea.KeyPressMsg) tea.Cmd {
-	l := m.logs
-	if l.searching {
-		switch k.String() {
-		case "esc":
-			l.searching = false
-			l.search.Blur()
-			l.search.SetValue("")
-			l.view.Query = ""
-			return nil
-		case "enter":
-			l.searching = false
-			l.search.Blur()
-			return nil
-		}
-		var cmd tea.Cmd
-		l.search, cmd = l.search.Update(k)
-		l.view.Query = l.search.Value()
-		return cmd
-	}
-	switch {
-	case key.Matches(k, m.keys.Quit), key.Matches(k, m.keys.Cancel):
-		if k.String() == "esc" && l.view.Query != "" {
-			l.view.Query = ""
-			l.search.SetValue("")
-			return nil
-		}
-		m.closeLogs()
-		return nil
-	case key.Matches(k, m.keys.Filter):
-		l.searching = true
-		l.search.SetValue(l.view.Query)
-		l.search.CursorEnd()
-		return l.search.Focus()
-	}
-	switch k.String() {
-	case "tab", "right", "]":
-		if l.view.NextPod(1) {
-			return m.startLogStream()
-		}
-	case "shift+tab", "left", "[":
-		if l.view.NextPod(-1) {
-			return m.startLogStream()
-		}
-	case "p":
-		l.view.TogglePrevious()
-		return m.startLogStream()
-	}
-	return nil
-}
-
-// logsView is the screen while the logs view is open.
-func (m *Model) logsView() string {
-	m.logs.view.SetSize(m.width, m.height-1)
-	s := m.logs.view.View()
-	if m.logs.searching {
-		return s + "\n" + m.logs.search.View()
-	}
-	return s + "\n"
+	m.logs = &v
+	return cmd
 }

@@ -7,17 +7,17 @@ import (
 	"context"
 	"time"
 
-	"charm.land/bubbles/v2/help"
-	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/safe"
 	"github.com/opsdeck/opsdeck/ui/components/dialog"
 	"github.com/opsdeck/opsdeck/ui/components/events"
+	"github.com/opsdeck/opsdeck/ui/components/keyhelp"
+	"github.com/opsdeck/opsdeck/ui/components/logs"
 	"github.com/opsdeck/opsdeck/ui/components/metrics"
 	"github.com/opsdeck/opsdeck/ui/components/rollout"
 	"github.com/opsdeck/opsdeck/ui/components/services"
+	"github.com/opsdeck/opsdeck/ui/components/statusbar"
 	"github.com/opsdeck/opsdeck/ui/keys"
 	"github.com/opsdeck/opsdeck/ui/theme"
 )
@@ -28,21 +28,6 @@ const (
 	MinHeight = 24
 )
 
-// pane identifies a focusable pane.
-type pane int
-
-const (
-	paneServices pane = iota
-	paneMetrics
-	paneRollout
-	paneEvents
-	numPanes
-)
-
-func (p pane) String() string {
-	return [...]string{"services", "metrics", "rollout", "events"}[p]
-}
-
 // Model is the root model. Create it with New.
 type Model struct {
 	backend domain.Backend
@@ -51,7 +36,7 @@ type Model struct {
 	cancel  context.CancelFunc
 	theme   theme.Theme
 	keys    keys.KeyMap
-	help    help.Model
+	help    keyhelp.Model
 
 	width, height int
 	now           time.Time
@@ -78,27 +63,21 @@ type Model struct {
 	events  events.Model
 	alerts  *alerts
 
-	focus     pane
-	details   bool
-	showHelp  bool
-	filtering bool
-	filter    textinput.Model
-	selKey    string
+	focus  focus
+	selKey string
 
 	dialog  *dialog.Model
 	flow    flow
 	pending int // actions in flight
 
-	status    string
-	statusBad bool
-	statusAt  time.Time
+	status statusbar.Model
 
 	guardOn     bool
 	guardLeader string // the pod of a guard leader this console stands aside for
 	guardStates map[string]string
 	guardText   string
 
-	logs *logsState // the logs view, while open
+	logs *logs.Model // the logs view, while open
 
 	cache  *viewCache
 	states int // cluster states received, to prune the store now and then
@@ -121,7 +100,6 @@ func newModel(parent context.Context, b domain.Backend, o Options) Model {
 		cancel:    cancel,
 		theme:     th,
 		keys:      km,
-		help:      help.New(),
 		identity:  b.Identity(),
 		store:     metrics.NewStore(int(o.HistoryWindow/min(o.Refresh, historyStep(o.HistoryWindow))) + 16),
 		backfill:  map[string]bool{},
@@ -131,6 +109,7 @@ func newModel(parent context.Context, b domain.Backend, o Options) Model {
 		rollout:   rollout.New(th),
 		events:    events.New(th),
 		alerts:    newAlerts(),
+		status:    statusbar.New(th),
 		guardOn:   o.GuardOn,
 		cache:     newViewCache(),
 	}
@@ -138,12 +117,8 @@ func newModel(parent context.Context, b domain.Backend, o Options) Model {
 	if err := m.keys.Apply(o.KeyOverrides); err != nil {
 		m.setStatus(err.Error(), true)
 	}
-	m.filter = textinput.New()
-	m.filter.Prompt = "/"
-	m.filter.Placeholder = "filter by name"
-	st := m.filter.Styles()
-	st.Cursor.Blink = false
-	m.filter.SetStyles(st)
+	m.help = keyhelp.New(th, m.keys)
+	m.setKeyMaps()
 	m.now = o.Clock.Now()
 	m.layout()
 	return m
@@ -156,7 +131,11 @@ func (m Model) withTheme(t theme.Theme) Model {
 	m.table = services.New(t, m.opts.Thresholds)
 	m.rollout = rollout.New(t)
 	m.events = events.New(t)
+	m.status.SetTheme(t)
+	m.help = keyhelp.New(t, m.keys)
+	m.help.SetWidth(m.width)
 	m.metrics = metrics.NewPane(t, m.opts.Thresholds, m.store, m.opts.HistoryWindow)
+	m.setKeyMaps()
 	m.layout()
 	return m
 }
@@ -264,14 +243,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case timelineDoneMsg:
 		m.timelineDone(msg)
 
-	case logsTickMsg:
-		cmds = append(cmds, m.logsTick(msg))
-
-	case logsEndedMsg:
-		cmds = append(cmds, m.logsEnded(msg))
-
-	case logsRetryMsg:
-		cmds = append(cmds, m.logsRetried(msg))
+	case logs.Msg:
+		cmds = append(cmds, m.logsUpdate(msg))
 
 	case GuardStatesMsg:
 		m.guardStates = msg.States
@@ -286,9 +259,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			d, _, cmd := m.dialog.Update(msg)
 			m.dialog = &d
 			cmds = append(cmds, cmd)
-		} else if m.filtering {
+		} else if m.table.Filtering() {
 			var cmd tea.Cmd
-			m.filter, cmd = m.filter.Update(msg)
+			m.table, cmd = m.table.Update(msg)
 			cmds = append(cmds, cmd)
 		}
 	}
@@ -450,155 +423,12 @@ func (m *Model) askRevisions(svc domain.Service, force bool) tea.Cmd {
 }
 
 func (m *Model) setStatus(s string, bad bool) {
-	m.status, m.statusBad, m.statusAt = safe.Redact(safe.Text(s)), bad, m.now
+	m.status.Set(safe.Redact(safe.Text(s)), bad, m.now)
 }
 
 func (m *Model) quit() tea.Cmd {
 	m.cancel()
 	return tea.Quit
-}
-
-// handleKey routes a key: to the open dialog, the help, the filter, then the global keys.
-func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
-	if k.String() == "ctrl+c" {
-		return m.quit()
-	}
-	if m.dialog != nil {
-		return m.dialogKey(k)
-	}
-	if m.logs != nil {
-		return m.logsKey(k)
-	}
-	if m.showHelp {
-		switch {
-		case key.Matches(k, m.keys.Quit):
-			return m.quit()
-		case key.Matches(k, m.keys.Help), key.Matches(k, m.keys.Cancel):
-			m.showHelp = false
-		}
-		return nil
-	}
-	if m.filtering {
-		switch k.String() {
-		case "esc":
-			m.filtering = false
-			m.filter.Blur()
-			m.filter.SetValue("")
-			m.table.SetFilter("")
-			return nil
-		case "enter":
-			m.filtering = false
-			m.filter.Blur()
-			return nil
-		}
-		var cmd tea.Cmd
-		m.filter, cmd = m.filter.Update(k)
-		m.table.SetFilter(m.filter.Value())
-		return cmd
-	}
-	if m.width < MinWidth || m.height < MinHeight {
-		if key.Matches(k, m.keys.Quit) {
-			return m.quit()
-		}
-		return nil
-	}
-	km := m.keys
-	switch {
-	case key.Matches(k, km.Quit):
-		return m.quit()
-	case key.Matches(k, km.Help):
-		m.showHelp = true
-	case key.Matches(k, km.Cancel):
-		switch {
-		case m.details:
-			m.details = false
-			m.focus = paneServices
-		case m.table.Filter() != "":
-			m.filter.SetValue("")
-			m.table.SetFilter("")
-		}
-	case key.Matches(k, km.NextPane):
-		m.focus = (m.focus + 1) % numPanes
-		if m.details && m.focus != paneMetrics && m.focus != paneRollout {
-			m.focus = paneMetrics
-		}
-	case key.Matches(k, km.Details):
-		if _, ok := m.selected(); ok {
-			m.details = true
-			m.focus = paneRollout
-		}
-	case key.Matches(k, km.Filter):
-		m.filtering = true
-		m.filter.SetValue(m.table.Filter())
-		m.filter.CursorEnd()
-		return m.filter.Focus()
-	case key.Matches(k, km.Sort):
-		s := m.table.CycleSort()
-		m.setStatus("sorted by "+s.String(), false)
-	case key.Matches(k, km.Guard):
-		if m.opts.ReadOnly && !m.guardOn {
-			m.setStatus("read-only mode: auto-guard rolls back without asking, so it stays off (started with --readonly)", true)
-			return nil
-		}
-		m.guardOn = !m.guardOn
-		on, hook := m.guardOn, m.opts.OnGuardToggle
-		state := "off"
-		if on {
-			state = "on"
-		}
-		m.setStatus("auto-guard: "+state, false)
-		return func() tea.Msg {
-			if hook != nil {
-				hook(on)
-			}
-			return nil
-		}
-	case key.Matches(k, km.Release):
-		return m.releaseGuardHold()
-	case key.Matches(k, km.Timeline):
-		return m.writeTimeline()
-	case key.Matches(k, km.Logs):
-		return m.openLogs()
-	case key.Matches(k, km.Up):
-		m.move(-1)
-	case key.Matches(k, km.Down):
-		m.move(1)
-	case key.Matches(k, km.Top):
-		m.move(-1 << 20)
-	case key.Matches(k, km.Bottom):
-		m.move(1 << 20)
-	case key.Matches(k, km.Deploy):
-		return m.beginDeploy()
-	case key.Matches(k, km.Rollback):
-		return m.beginRollback()
-	case key.Matches(k, km.Pause):
-		return m.beginPause()
-	case key.Matches(k, km.Restart):
-		return m.beginRestart()
-	case key.Matches(k, km.Scale):
-		return m.beginScale()
-	case key.Matches(k, km.Approve):
-		return m.beginPending("approve")
-	case key.Matches(k, km.CancelPending):
-		return m.beginPending("cancel")
-	case key.Matches(k, km.RunNow):
-		return m.beginPending("run-now")
-	}
-	return nil
-}
-
-// move moves within the focused pane: the service selection, or a scroll.
-func (m *Model) move(delta int) {
-	switch m.focus {
-	case paneRollout:
-		m.rollout.Scroll(delta)
-	case paneEvents:
-		m.events.Scroll(delta)
-	default:
-		if !m.details {
-			m.table.Move(delta)
-		}
-	}
 }
 
 // releaseGuardHold clears auto-guard's hold on the selected service, which it keeps after a

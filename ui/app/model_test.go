@@ -60,14 +60,14 @@ func TestFilter(t *testing.T) {
 	h.settle()
 	h.press("/")
 	h.typeText("PAY")
-	if !h.m.filtering || h.m.table.Len() != 1 || selectedName(h.m) != "payment-service" {
-		t.Fatalf("filter PAY: filtering %v, %d rows, selected %q", h.m.filtering, h.m.table.Len(), selectedName(h.m))
+	if !h.m.table.Filtering() || h.m.table.Len() != 1 || selectedName(h.m) != "payment-service" {
+		t.Fatalf("filter PAY: filtering %v, %d rows, selected %q", h.m.table.Filtering(), h.m.table.Len(), selectedName(h.m))
 	}
 	if !strings.Contains(h.screen(), "/PAY") {
 		t.Error("the filter input is not shown")
 	}
 	h.press("enter")
-	if h.m.filtering || h.m.table.Len() != 1 || !strings.Contains(h.screen(), `filter "pay"`) {
+	if h.m.table.Filtering() || h.m.table.Len() != 1 || !strings.Contains(h.screen(), `filter "pay"`) {
 		t.Fatalf("enter should keep the filter:\n%s", h.screen())
 	}
 	h.press("/", "backspace", "backspace", "backspace")
@@ -76,7 +76,7 @@ func TestFilter(t *testing.T) {
 		t.Fatalf("no match:\n%s", h.screen())
 	}
 	h.press("esc")
-	if h.m.filtering || h.m.table.Len() != 5 {
+	if h.m.table.Filtering() || h.m.table.Len() != 5 {
 		t.Fatalf("esc should clear the filter: %d rows", h.m.table.Len())
 	}
 }
@@ -314,8 +314,8 @@ func TestReadOnlyRefusesInPlace(t *testing.T) {
 		if h.m.dialog != nil || h.m.pending != 0 {
 			t.Fatalf("%s acted in read-only mode", k)
 		}
-		if !strings.Contains(h.m.status, "read-only") {
-			t.Fatalf("%s: status %q", k, h.m.status)
+		if !strings.Contains(h.m.status.Text(), "read-only") {
+			t.Fatalf("%s: status %q", k, h.m.status.Text())
 		}
 	}
 	s := h.screen()
@@ -432,8 +432,8 @@ func TestKeyOverrides(t *testing.T) {
 		t.Fatal("D does not deploy")
 	}
 	bad := newHarness(t, 80, 24, Options{KeyOverrides: map[string][]string{"deplo": {"x"}}})
-	if !strings.Contains(bad.m.status, `unknown action "deplo"`) {
-		t.Fatalf("status %q", bad.m.status)
+	if !strings.Contains(bad.m.status.Text(), `unknown action "deplo"`) {
+		t.Fatalf("status %q", bad.m.status.Text())
 	}
 }
 
@@ -441,27 +441,27 @@ func TestHelpDetailsFocusQuit(t *testing.T) {
 	h := newHarness(t, 80, 24, Options{})
 	h.settle()
 	h.press("?")
-	if !h.m.showHelp || !strings.Contains(h.screen(), "pause/resume") {
+	if !h.m.help.IsOpen() || !strings.Contains(h.screen(), "pause/resume") {
 		t.Fatalf("help:\n%s", h.screen())
 	}
 	h.press("esc")
-	if h.m.showHelp {
+	if h.m.help.IsOpen() {
 		t.Fatal("esc did not close help")
 	}
 	h.press("tab")
-	if h.m.focus != paneMetrics || !strings.Contains(h.screen(), "▶ metrics") {
+	if h.m.focus.pane != paneMetrics || !strings.Contains(h.screen(), "▶ metrics") {
 		t.Fatal("tab did not focus metrics")
 	}
 	h.press("tab", "tab", "tab")
-	if h.m.focus != paneServices {
+	if h.m.focus.pane != paneServices {
 		t.Fatal("tab does not cycle")
 	}
 	h.press("enter")
-	if !h.m.details || !strings.Contains(h.screen(), "details: cart-service") {
+	if !h.m.focus.details || !strings.Contains(h.screen(), "details: cart-service") {
 		t.Fatalf("details:\n%s", h.screen())
 	}
 	h.press("esc")
-	if h.m.details {
+	if h.m.focus.details {
 		t.Fatal("esc did not leave details")
 	}
 	_, cmd := h.m.Update(keyMsg("q"))

@@ -19,8 +19,6 @@ type viewCache struct {
 	headerKey headerKey
 	header    string
 	titles    map[titleKey]string
-	statusKey statusKey
-	status    string
 }
 
 type headerKey struct {
@@ -46,17 +44,7 @@ type titleKey struct {
 	focused bool
 }
 
-type statusKey struct {
-	width int
-	text  string
-	bad   bool
-	help  bool
-}
-
 func newViewCache() *viewCache { return &viewCache{titles: map[titleKey]string{}} }
-
-// statusTTL is how long an action's status line stays before the key help returns.
-const statusTTL = 15 * time.Second
 
 // sizes is the screen's layout at the current size.
 type sizes struct {
@@ -71,7 +59,7 @@ func (m *Model) sizes() sizes {
 		s.metricsW = m.width / 2
 	}
 	s.rolloutW = m.width - s.metricsW - 1
-	if m.details {
+	if m.focus.details {
 		s.midH = max(1, m.height-header.Height-2)
 		return s
 	}
@@ -93,10 +81,13 @@ func (m *Model) layout() {
 	}
 	s := m.sizes()
 	m.table.SetSize(m.width, s.tableH)
-	m.table.SetFocused(m.focus == paneServices && !m.details)
+	m.table.SetFocused(m.focus.is(paneServices) && !m.focus.details)
 	m.metrics.SetSize(s.metricsW, s.midH)
 	m.rollout.SetSize(s.rolloutW, s.midH)
 	m.events.SetSize(m.width, s.eventsH)
+	if m.logs != nil {
+		m.logs.SetSize(m.width, m.height)
+	}
 	svc, ok := m.selected()
 	m.metrics.SetService(svc, ok)
 	end := m.lastGood
@@ -135,7 +126,7 @@ func (m *Model) render() string {
 		return fmt.Sprintf("terminal too small (%dx%d): need at least %dx%d", m.width, m.height, MinWidth, MinHeight)
 	}
 	if m.logs != nil {
-		return m.logsView()
+		return m.logs.View()
 	}
 	s := m.sizes()
 	var b strings.Builder
@@ -146,7 +137,7 @@ func (m *Model) render() string {
 	if hasSvc {
 		name = svc.Name
 	}
-	if m.details {
+	if m.focus.details {
 		b.WriteByte('\n')
 		b.WriteString(m.title("details: "+name+"  (esc back)", m.width, false))
 		m.writeMiddle(&b, s, name)
@@ -156,7 +147,7 @@ func (m *Model) render() string {
 		if f := m.table.Filter(); f != "" {
 			tt += fmt.Sprintf(" · filter %q", f)
 		}
-		b.WriteString(m.title(tt, m.width, m.focus == paneServices))
+		b.WriteString(m.title(tt, m.width, m.focus.is(paneServices)))
 		b.WriteByte('\n')
 		b.WriteString(m.table.View())
 		m.writeMiddle(&b, s, name)
@@ -165,7 +156,7 @@ func (m *Model) render() string {
 		if n := m.alerts.active(); n > 0 {
 			et += fmt.Sprintf(" · %d alert(s) firing", n)
 		}
-		b.WriteString(m.title(et, m.width, m.focus == paneEvents))
+		b.WriteString(m.title(et, m.width, m.focus.is(paneEvents)))
 		b.WriteByte('\n')
 		b.WriteString(m.events.View())
 	}
@@ -175,8 +166,8 @@ func (m *Model) render() string {
 	switch {
 	case m.dialog != nil:
 		screen = overlay(screen, m.dialog.View(m.width-4), m.width)
-	case m.showHelp:
-		screen = overlay(screen, m.theme.Dialog.Render(m.theme.DialogHdr.Render("keys")+"\n\n"+m.help.FullHelpView(m.keys.FullHelp())+"\n\n"+m.theme.Muted.Render("? or esc closes")), m.width)
+	case m.help.IsOpen():
+		screen = overlay(screen, m.help.View(m.width, m.helpSections()), m.width)
 	}
 	return screen
 }
@@ -188,9 +179,9 @@ func (m *Model) writeMiddle(b *strings.Builder, s sizes, name string) {
 	if name != "" {
 		mt += ": " + name
 	}
-	b.WriteString(m.title(mt, s.metricsW, m.focus == paneMetrics))
+	b.WriteString(m.title(mt, s.metricsW, m.focus.is(paneMetrics)))
 	b.WriteString(m.theme.Rule.Render("┬"))
-	b.WriteString(m.title("rollout", s.rolloutW, m.focus == paneRollout))
+	b.WriteString(m.title("rollout", s.rolloutW, m.focus.is(paneRollout)))
 	left := strings.Split(m.metrics.View(), "\n")
 	right := strings.Split(m.rollout.View(), "\n")
 	sep := m.theme.Rule.Render("│")
@@ -290,25 +281,10 @@ func (m *Model) freezeText() string {
 // statusLine is the filter input while filtering, else a recent status message, else the
 // short key help.
 func (m *Model) statusLine() string {
-	if m.filtering {
-		return format.Fit(m.filter.View()+m.theme.Muted.Render("   enter keep · esc clear"), m.width)
+	if m.table.Filtering() {
+		return format.Fit(m.table.FilterView()+m.theme.Muted.Render("   enter keep · esc clear"), m.width)
 	}
-	showStatus := m.status != "" && m.now.Sub(m.statusAt) < statusTTL
-	k := statusKey{m.width, m.status, m.statusBad, !showStatus}
-	if m.cache.status != "" && m.cache.statusKey == k {
-		return m.cache.status
-	}
-	var s string
-	switch {
-	case showStatus && m.statusBad:
-		s = format.Fit(m.theme.Bad.Render("✗ "+m.status), m.width)
-	case showStatus:
-		s = format.Fit(m.theme.OK.Render("• ")+m.status, m.width)
-	default:
-		s = format.Fit(m.help.ShortHelpView(m.keys.ShortHelp()), m.width)
-	}
-	m.cache.statusKey, m.cache.status = k, s
-	return s
+	return m.status.View(m.width, m.now, func() string { return m.help.Short(m.keys) })
 }
 
 // overlay draws box centred over screen.

@@ -37,6 +37,10 @@ type KeyMap struct {
 	Approve       key.Binding
 	CancelPending key.Binding
 	RunNow        key.Binding
+	// NextPod, PrevPod and PreviousLog move the logs view between pods and containers.
+	NextPod     key.Binding
+	PrevPod     key.Binding
+	PreviousLog key.Binding
 }
 
 // Default is the key map of the design: j/k or arrows, enter, tab, d r a p R s, / ? esc q y.
@@ -70,6 +74,10 @@ func Default() KeyMap {
 		Approve:       b("A", "approve waiting deploy", "A"),
 		CancelPending: b("x", "cancel waiting deploy", "x"),
 		RunNow:        b("N", "run waiting deploy now", "N"),
+
+		NextPod:     b("tab/→", "next pod", "tab", "right", "]"),
+		PrevPod:     b("shift+tab/←", "previous pod", "shift+tab", "left", "["),
+		PreviousLog: b("p", "previous container", "p"),
 	}
 }
 
@@ -84,6 +92,7 @@ func (k *KeyMap) bindings() map[string]*key.Binding {
 		"cancel": &k.Cancel, "quit": &k.Quit, "confirm": &k.Confirm,
 		"timeline": &k.Timeline, "logs": &k.Logs,
 		"approve": &k.Approve, "cancel-pending": &k.CancelPending, "run-now": &k.RunNow,
+		"next-pod": &k.NextPod, "prev-pod": &k.PrevPod, "previous-log": &k.PreviousLog,
 	}
 }
 
@@ -126,6 +135,55 @@ func (k *KeyMap) Apply(overrides map[string][]string) error {
 		return fmt.Errorf("keys: %s (known actions: %s)", strings.Join(bad, "; "), strings.Join(Names(), ", "))
 	}
 	return nil
+}
+
+// Scroll is the key map of a pane that scrolls (rollout, events): the moving keys of KeyMap.
+// It implements help.KeyMap.
+type Scroll struct {
+	Up, Down, Top, Bottom key.Binding
+}
+
+// Scrolling is the scroll key map drawn from k, so overrides of up, down, top and bottom
+// apply to every pane.
+func (k KeyMap) Scrolling() Scroll {
+	return Scroll{Up: k.Up, Down: k.Down, Top: k.Top, Bottom: k.Bottom}
+}
+
+// Matches reports whether msg is one of the scroll keys.
+func (s Scroll) Matches(msg fmt.Stringer) bool {
+	return key.Matches(msg, s.Up, s.Down, s.Top, s.Bottom)
+}
+
+// Delta is how far a scroll key moves: one line, or to either end.
+func (s Scroll) Delta(msg fmt.Stringer) int {
+	switch {
+	case key.Matches(msg, s.Up):
+		return -1
+	case key.Matches(msg, s.Down):
+		return 1
+	case key.Matches(msg, s.Top):
+		return -1 << 20
+	case key.Matches(msg, s.Bottom):
+		return 1 << 20
+	}
+	return 0
+}
+
+// ShortHelp lists the scroll keys.
+func (s Scroll) ShortHelp() []key.Binding { return []key.Binding{s.Up, s.Down, s.Top, s.Bottom} }
+
+// FullHelp lists the scroll keys in one column.
+func (s Scroll) FullHelp() [][]key.Binding { return [][]key.Binding{s.ShortHelp()} }
+
+// Console is the root's own keys, the same in every pane: help, quit, focus, details and the
+// keys that show or switch something.
+func (k KeyMap) Console() []key.Binding {
+	return []key.Binding{k.NextPane, k.Details, k.Cancel, k.Guard, k.Release, k.Timeline, k.Logs, k.Help, k.Quit}
+}
+
+// Actions is the keys that open an action's dialogs, and the key that confirms one.
+func (k KeyMap) Actions() []key.Binding {
+	return []key.Binding{k.Deploy, k.Rollback, k.Pause, k.Restart, k.Scale, k.Approve, k.CancelPending, k.RunNow, k.Confirm}
 }
 
 // ShortHelp is the one-line help of the status bar.

@@ -1,11 +1,13 @@
 package keys
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/opsdeck/opsdeck/config"
 )
 
 func press(s string) tea.KeyPressMsg {
@@ -42,7 +44,21 @@ func TestApply(t *testing.T) {
 	if !key.Matches(press("h"), k.Help) {
 		t.Error("valid entries are applied despite errors")
 	}
-	if len(Names()) != 24 {
+	if len(Names()) != 27 {
 		t.Errorf("names %v", Names())
+	}
+}
+
+// TestConfigAcceptsEveryAction: `opsdeck config check` accepts exactly the actions Apply
+// rebinds, so every key the console has can be rebound from the file.
+func TestConfigAcceptsEveryAction(t *testing.T) {
+	got := slices.Sorted(slices.Values(config.KeyActions))
+	if !slices.Equal(got, Names()) {
+		t.Fatalf("config.KeyActions %v\nkeys.Names       %v", got, Names())
+	}
+	c := config.Default()
+	c.Keys = map[string][]string{"up": {"i"}, "next-pod": {"n"}, "sort": {"O"}}
+	if errs := c.Validate(); len(errs) != 0 {
+		t.Fatalf("valid overrides refused: %v", errs)
 	}
 }

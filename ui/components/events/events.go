@@ -11,6 +11,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/ui/format"
+	"github.com/opsdeck/opsdeck/ui/keys"
 	"github.com/opsdeck/opsdeck/ui/theme"
 )
 
@@ -27,6 +28,7 @@ type Model struct {
 	offset        int
 	version       uint64
 	cache         *cache
+	keys          keys.Scroll
 }
 
 type cache struct {
@@ -35,7 +37,9 @@ type cache struct {
 }
 
 // New returns an empty pane.
-func New(t theme.Theme) Model { return Model{theme: t, cache: &cache{}} }
+func New(t theme.Theme) Model {
+	return Model{theme: t, cache: &cache{}, keys: keys.Default().Scrolling()}
+}
 
 // SetSize sets the content size.
 func (m *Model) SetSize(w, h int) { m.width, m.height = w, h }

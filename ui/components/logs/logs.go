@@ -4,9 +4,11 @@
 package logs
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
+	"charm.land/bubbles/v2/textinput"
 	"github.com/opsdeck/opsdeck/internal/podlogs"
 	"github.com/opsdeck/opsdeck/ui/format"
 	"github.com/opsdeck/opsdeck/ui/theme"
@@ -25,12 +27,24 @@ type Model struct {
 	// Query filters the lines (case-insensitive substring); empty shows all.
 	Query         string
 	width, height int
+
+	keys      KeyMap
+	searching bool
+	search    textinput.Model
+
+	// The stream: its source, the context that bounds it, and the generation of the one
+	// running (a message of an earlier one is dropped).
+	ctx    context.Context
+	src    Source
+	cancel context.CancelFunc
+	gen    int
 }
 
 // New opens the view on the first pod of targets (the new revision's come first). A pod that
 // crash-loops opens on its previous container, where the crash is.
-func New(th theme.Theme, service string, targets []podlogs.Target) Model {
-	m := Model{theme: th, Service: service, targets: targets, Ring: podlogs.NewRing(podlogs.DefaultRingLines, podlogs.DefaultRingBytes)}
+func New(th theme.Theme, km KeyMap, service string, targets []podlogs.Target) Model {
+	m := Model{theme: th, Service: service, targets: targets, Ring: podlogs.NewRing(podlogs.DefaultRingLines, podlogs.DefaultRingBytes),
+		keys: km, search: newSearchInput()}
 	m.previous = m.crashLooping()
 	return m
 }
@@ -40,7 +54,7 @@ func (m Model) crashLooping() bool {
 	return ok && t.Restarts > 0 && t.Reason == "CrashLoopBackOff"
 }
 
-// SetSize sets the view's size.
+// SetSize sets the view's size, the search line under it included.
 func (m *Model) SetSize(w, h int) { m.width, m.height = w, h }
 
 // Target is the pod shown.
@@ -70,10 +84,11 @@ func (m *Model) TogglePrevious() { m.previous = !m.previous }
 // SetStatus sets the line under the title: following, the end of the log, or an error.
 func (m *Model) SetStatus(s string, bad bool) { m.status, m.bad = s, bad }
 
-// View draws the title, the status, the newest lines that fit (and match the query) and the
-// keys.
+// View draws the title, the status, the newest lines that fit (and match the query), the
+// keys, and the search while it is typed.
 func (m Model) View() string {
 	var b strings.Builder
+	m.height-- // the search line
 	t, ok := m.Target()
 	title := "logs: " + m.Service
 	if ok {
@@ -112,6 +127,10 @@ func (m Model) View() string {
 		b.WriteString(format.Fit(m.theme.Muted.Render(ts)+" "+strings.ReplaceAll(l.Text, "\t", "    "), m.width))
 		b.WriteByte('\n')
 	}
-	b.WriteString(format.Fit(m.theme.Muted.Render("tab/→ next pod · shift+tab/← previous pod · p previous container · / search · q/esc back"), m.width))
+	b.WriteString(format.Fit(m.theme.Muted.Render(m.footer()), m.width))
+	b.WriteByte('\n')
+	if m.searching {
+		b.WriteString(m.search.View())
+	}
 	return b.String()
 }

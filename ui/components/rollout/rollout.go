@@ -10,6 +10,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/ui/format"
+	"github.com/opsdeck/opsdeck/ui/keys"
 	"github.com/opsdeck/opsdeck/ui/theme"
 )
 
@@ -26,6 +27,7 @@ type Model struct {
 	cache         *cache
 	rsValues      map[string]domain.Values // latest metrics per ReplicaSet, for blue-green
 	valuesAt      time.Time
+	keys          keys.Scroll
 }
 
 type cache struct {
@@ -45,7 +47,9 @@ type cacheKey struct {
 }
 
 // New returns an empty pane.
-func New(t theme.Theme) Model { return Model{theme: t, cache: &cache{}} }
+func New(t theme.Theme) Model {
+	return Model{theme: t, cache: &cache{}, keys: keys.Default().Scrolling()}
+}
 
 // SetSize sets the content size.
 func (m *Model) SetSize(w, h int) { m.width, m.height = w, h }

@@ -11,8 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/textinput"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/ui/format"
+	"github.com/opsdeck/opsdeck/ui/keys"
 	"github.com/opsdeck/opsdeck/ui/theme"
 )
 
@@ -65,6 +67,10 @@ type Model struct {
 	// first full screen starts at the top.
 	settled bool
 
+	keys      KeyMap
+	input     textinput.Model // the filter while it is typed
+	filtering bool
+
 	cols    []column
 	version uint64
 	cache   *cache
@@ -84,7 +90,8 @@ type cacheKey struct {
 
 // New returns an empty table.
 func New(t theme.Theme, th domain.Thresholds) Model {
-	return Model{theme: t, paint: newPaints(t), thresholds: th, values: map[string]domain.Values{}, cache: &cache{}}
+	return Model{theme: t, paint: newPaints(t), thresholds: th, values: map[string]domain.Values{}, cache: &cache{},
+		keys: NewKeyMap(keys.Default()), input: newFilterInput()}
 }
 
 // paints are the theme's cell styles reduced to escape sequences.
