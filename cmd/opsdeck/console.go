@@ -9,10 +9,10 @@ import (
 
 	"github.com/opsdeck/opsdeck/config"
 	"github.com/opsdeck/opsdeck/internal/actions"
+	"github.com/opsdeck/opsdeck/internal/backend"
 	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/demo"
 	"github.com/opsdeck/opsdeck/internal/domain"
-	"github.com/opsdeck/opsdeck/internal/live"
 	"github.com/opsdeck/opsdeck/internal/podlogs"
 	"github.com/opsdeck/opsdeck/ui/app"
 )
@@ -38,11 +38,11 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 			return err
 		}
 		defer b.Close()
-		cg := newConsoleGuard(cfg, b, nil, guardOn, g.readOnly)
+		cg := newConsoleGuard(cfg, b, nil, guardOn, g.readOnly, opts.Refresh)
 		go cg.run(ctx)
 		return app.Run(ctx, b, cg.options(opts))
 	}
-	lb, err := g.liveBackend(ctx, cfg, consoleFrameShare(cfg.Refresh.Duration))
+	lb, err := g.liveBackend(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 		}
 		return fmt.Sprintf("%s: %s the waiting deploy of %s", svc, verb, p.Image), nil
 	}
-	cg := newConsoleGuard(cfg, lb.backend, lb.recorder, guardOn, g.readOnly)
+	cg := newConsoleGuard(cfg, lb.backend, lb.recorder, guardOn, g.readOnly, opts.Refresh)
 	cg.reportSettled(g.settled)
 	if !g.allNamespaces {
 		go cg.watchLeader(ctx, lb.conn.Client, lb.conn.Namespace)
@@ -112,7 +112,7 @@ func consoleOptions(cfg config.Config, readOnly bool) app.Options {
 
 // liveParts is the real backend with what built it.
 type liveParts struct {
-	backend  *live.Backend
+	backend  *backend.Backend
 	conn     *cluster.Conn
 	recorder *actions.EventRecorder
 	// watcher and exec are the backend's, for the pending deploys' reconciler.
@@ -126,16 +126,8 @@ type liveParts struct {
 // close waits (briefly) for the Events of the actions taken to reach the API server.
 func (l *liveParts) close() { l.recorder.Close(eventFlushTimeout) }
 
-// consoleFrameShare is how old a metrics frame the console's refresh and its guard's rounds
-// (every second) may share: a little under the refresh, so that together they read one frame
-// of queries per refresh instead of one per refresh plus one per second.
-func consoleFrameShare(refresh time.Duration) time.Duration {
-	return refresh - min(refresh/4, 250*time.Millisecond)
-}
-
 // liveBackend connects to the cluster and Prometheus and starts the watches for ctx's life.
-// shareFrames is live.Options.ShareFrames.
-func (g *globals) liveBackend(ctx context.Context, cfg config.Config, shareFrames time.Duration) (*liveParts, error) {
+func (g *globals) liveBackend(ctx context.Context, cfg config.Config) (*liveParts, error) {
 	conn, err := g.connect()
 	if err != nil {
 		return nil, err
@@ -150,8 +142,8 @@ func (g *globals) liveBackend(ctx context.Context, cfg config.Config, shareFrame
 	}
 	parts := &liveParts{conn: conn, recorder: rec, watcher: w, exec: exec}
 	exec.BlueGreen = blueGreenSettings(cfg)
-	opts := live.Options{Identity: conn.Identity, Watcher: w, Executor: exec, Clock: domain.SystemClock{},
-		Thresholds: cfg.ThresholdSet(), NoReconcile: g.observeOnly, ReconcileWhile: g.reconcileWhile, ShareFrames: shareFrames}
+	opts := backend.Options{Identity: conn.Identity, Watcher: w, Executor: exec, Clock: domain.SystemClock{},
+		Thresholds: cfg.ThresholdSet(), NoReconcile: g.observeOnly, ReconcileWhile: g.reconcileWhile}
 	if src, err := metricsSource(cfg, conn); err != nil {
 		opts.MetricsErr = err
 	} else {
@@ -159,14 +151,10 @@ func (g *globals) liveBackend(ctx context.Context, cfg config.Config, shareFrame
 		sctx, cancel := context.WithTimeout(ctx, time.Second)
 		parts.scrape = src.ScrapeInterval(sctx)
 		cancel()
-		if shareFrames > 0 {
-			shareFrames = consoleFrameShare(max(cfg.Refresh.Duration, parts.scrape))
-			opts.ShareFrames = shareFrames
-		}
 	}
 	opts.SampleInterval = parts.scrape
 	opts.HotWindow = cfg.Guard.Window.Duration
-	if parts.backend, err = live.New(ctx, opts); err != nil {
+	if parts.backend, err = backend.New(ctx, opts); err != nil {
 		parts.close()
 		return nil, err
 	}

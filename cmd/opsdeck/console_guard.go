@@ -14,6 +14,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/config"
 	"github.com/opsdeck/opsdeck/internal/actions"
+	"github.com/opsdeck/opsdeck/internal/backend/stream"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/guard"
 	"github.com/opsdeck/opsdeck/internal/leader"
@@ -21,21 +22,28 @@ import (
 )
 
 // consoleGuard runs auto-guard inside the console: the same Runner as `opsdeck guard`, over
-// the console's backend and executor, switched on and off by the `a` key. Off, it still sends
-// the configured notifications of threshold alerts; on, it also judges rollouts.
+// the console's backend and executor, switched on and off by the `a` key. Off, it still
+// raises the threshold alerts (on screen, and to the configured receivers); on, it also
+// judges rollouts. It is the one actor of the console's state stream, which reads one frame
+// per round for the screen and the guard together.
 type consoleGuard struct {
-	runner  *guard.Runner
-	on      atomic.Bool
-	updates chan app.GuardUpdate
+	runner *guard.Runner
+	on     atomic.Bool
+	stream *stream.Stream
+	rounds <-chan domain.Round
+	// refresh is the console's refresh: the stream's cadence while the guard does not judge.
+	refresh time.Duration
 	shown   map[string]guard.Verdict
+	// settled are the actions of unknown outcome found at start, for the first round.
+	settled []domain.Event
 	// leader is the guard leader of the namespace, when one holds its Lease.
 	leader atomic.Pointer[leaderClaim]
 }
 
 // A read-only console writes nothing to anyone: no threshold Events in the cluster, no posts to
 // Alertmanager or the webhook; its alerts are on screen only.
-func newConsoleGuard(cfg config.Config, b domain.Backend, rec *actions.EventRecorder, on, readOnly bool) *consoleGuard {
-	c := &consoleGuard{updates: make(chan app.GuardUpdate, 1), shown: map[string]guard.Verdict{}}
+func newConsoleGuard(cfg config.Config, b domain.Backend, rec *actions.EventRecorder, on, readOnly bool, refresh time.Duration) *consoleGuard {
+	c := &consoleGuard{shown: map[string]guard.Verdict{}, refresh: refresh}
 	c.on.Store(on)
 	c.runner = newGuardRunner(cfg, b, rec, false, slog.New(slog.DiscardHandler))
 	if readOnly {
@@ -44,7 +52,19 @@ func newConsoleGuard(cfg config.Config, b domain.Backend, rec *actions.EventReco
 	// A console stands aside while a guard leader holds the namespace's Lease: two guards
 	// judging the same rollouts would race to act.
 	c.runner.Enabled = func() bool { return c.on.Load() && c.leaderPod() == "" }
+	c.stream = &stream.Stream{Source: b, Clock: c.runner.Clock, ReadTimeout: c.runner.ReadTimeout,
+		Interval: c.interval, Actors: append([]stream.Actor{c}, c.runner.Actors...)}
+	c.rounds = c.stream.Subscribe()
 	return c
+}
+
+// interval is the stream's cadence: the guard's round while it judges, else the console's
+// refresh (both never faster than Prometheus' scrape interval).
+func (c *consoleGuard) interval() time.Duration {
+	if c.runner.Enabled() {
+		return c.runner.Interval
+	}
+	return c.refresh
 }
 
 // leaderPoll is how often the console reads the guard Lease of its namespace: one GET of one
@@ -110,45 +130,39 @@ func (c *consoleGuard) options(o app.Options) app.Options {
 	o.GuardOn = c.on.Load()
 	o.OnGuardToggle = c.on.Store
 	o.OnGuardRelease = c.runner.Release
-	o.GuardUpdates = c.updates
+	o.Rounds = c.rounds
 	return o
 }
 
-// run judges until ctx ends, handing every round to the console.
+// run reads and judges rounds until ctx ends, handing each to the console.
 func (c *consoleGuard) run(ctx context.Context) {
-	c.runner.OnEvaluate = func(ev guard.Evaluation) { c.publish(c.update(ev)) }
-	_ = c.runner.Run(ctx)
+	stop := c.runner.Start(ctx)
+	defer stop()
+	_ = c.stream.Run(ctx)
 }
 
-// maxPendingGuardEvents bounds the events kept for a console that does not read.
-const maxPendingGuardEvents = 1000
+// Observe hands the runner every synced state (stream.StateObserver).
+func (c *consoleGuard) Observe(st domain.ClusterState) { c.runner.Observe(st) }
 
-// publish hands u to the console without ever waiting for it: a console that is slow to read
-// (a frozen terminal, a long redraw) must not hold auto-guard. The latest states win; events
-// of an update the console has not read yet are kept, ahead of u's. The guard is the only
-// sender, so the loop ends within two turns.
-func (c *consoleGuard) publish(u app.GuardUpdate) {
-	for {
-		select {
-		case c.updates <- u:
-			return
-		default:
-		}
-		select {
-		case old := <-c.updates:
-			u.Events = append(old.Events, u.Events...)
-			if n := len(u.Events) - maxPendingGuardEvents; n > 0 {
-				u.Events = u.Events[n:] // a console frozen for hours gets the newest
-			}
-		default:
-		}
-	}
+// Act judges a round (stream.Actor) and adds what the console shows of it: the GUARD column,
+// the header's summary, the leader it stands aside for, and the events of rollbacks and of
+// services that start to breach.
+func (c *consoleGuard) Act(ctx context.Context, r *domain.Round) {
+	ev := c.runner.Judge(ctx, r.State, r.Frame)
+	c.runner.Report(ev)
+	r.Frame = ev.Frame
+	r.Alerts = append(r.Alerts, ev.Alerts...)
+	view, events := c.update(ev)
+	r.Guard = view
+	r.Events = append(append(r.Events, c.settled...), events...)
+	c.settled = nil
 }
 
 // update turns a round into what the console shows: the GUARD column, a summary, and events
 // for rollbacks and for services that start to breach.
-func (c *consoleGuard) update(ev guard.Evaluation) app.GuardUpdate {
-	u := app.GuardUpdate{States: make(map[string]string, len(ev.Statuses)), Leader: c.leaderPod()}
+func (c *consoleGuard) update(ev guard.Evaluation) (domain.GuardView, []domain.Event) {
+	u := domain.GuardView{Judged: true, States: make(map[string]string, len(ev.Statuses)), Leader: c.leaderPod()}
+	var events []domain.Event
 	counts := map[guard.Verdict]int{}
 	keys := make([]string, 0, len(ev.Statuses))
 	for k := range ev.Statuses {
@@ -160,7 +174,7 @@ func (c *consoleGuard) update(ev guard.Evaluation) app.GuardUpdate {
 		u.States[k] = st.Short()
 		counts[st.Verdict]++
 		if st.Verdict != c.shown[k] && (st.Verdict == guard.VerdictBreaching || st.Verdict == guard.VerdictNotRollout) {
-			u.Events = append(u.Events, domain.Event{Time: ev.At, Source: domain.SourceGuard, Type: "Warning",
+			events = append(events, domain.Event{Time: ev.At, Source: domain.SourceGuard, Type: "Warning",
 				Reason: verdictReasons[st.Verdict],
 				Object: "deployment/" + serviceName(k), Message: st.Detail})
 		}
@@ -179,7 +193,7 @@ func (c *consoleGuard) update(ev guard.Evaluation) app.GuardUpdate {
 		default:
 			e.Message = o.Decision.Reason
 		}
-		u.Events = append(u.Events, e)
+		events = append(events, e)
 	}
 	if c.on.Load() {
 		var parts []string
@@ -190,7 +204,7 @@ func (c *consoleGuard) update(ev guard.Evaluation) app.GuardUpdate {
 		}
 		u.Status = strings.Join(parts, ", ")
 	}
-	return u
+	return u, events
 }
 
 // verdictReasons are the event reasons of the verdicts the events pane reports.
@@ -204,19 +218,11 @@ func serviceName(key string) string {
 	return name
 }
 
-// reportSettled puts the actions of unknown outcome found at start in the events pane, before
-// the first round (the updates channel is empty then).
+// reportSettled puts the actions of unknown outcome found at start in the events pane, with
+// the first round. Call before run.
 func (c *consoleGuard) reportSettled(settled []actions.Settled) {
-	if len(settled) == 0 {
-		return
-	}
-	u := app.GuardUpdate{States: map[string]string{}}
 	for _, s := range settled {
-		u.Events = append(u.Events, domain.Event{Time: s.Intent.Time, Source: domain.SourceAction, Type: "Warning",
+		c.settled = append(c.settled, domain.Event{Time: s.Intent.Time, Source: domain.SourceAction, Type: "Warning",
 			Reason: "UnknownOutcome", Object: "deployment/" + s.Intent.Service, Message: "1 action of unknown outcome: " + s.Line()})
-	}
-	select {
-	case c.updates <- u:
-	default:
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/config"
 	"github.com/opsdeck/opsdeck/internal/actions"
+	"github.com/opsdeck/opsdeck/internal/backend/stream"
 	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/guard"
@@ -128,7 +129,7 @@ func runGuard(ctx context.Context, g *globals, o guardOptions) error {
 		// Standbys leave pending blue-green switches and scale-downs to the leader too.
 		g.reconcileWhile = leading.Load
 	}
-	lb, err := g.liveBackend(ctx, cfg, 0)
+	lb, err := g.liveBackend(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -234,6 +235,12 @@ func newGuardRunner(cfg config.Config, b domain.Backend, rec *actions.EventRecor
 	}
 	if rec != nil && !dryRun {
 		r.AlertEvents = func(a domain.Alert) { recordAlertEvent(rec, a) }
+	}
+	// The backend's blue-green reconciler acts in the same rounds, on the same frame.
+	if bg, ok := b.(interface{ BlueGreenActor() stream.Actor }); ok {
+		if a := bg.BlueGreenActor(); a != nil {
+			r.Actors = append(r.Actors, a)
+		}
 	}
 	return r
 }

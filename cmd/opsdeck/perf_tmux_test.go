@@ -89,6 +89,20 @@ func (c *promCounter) since(from time.Time) (byPath map[string]int, refreshes in
 	return byPath, refreshes
 }
 
+// between counts the requests after from and up to to, by path.
+func (c *promCounter) between(from, to time.Time) (byPath map[string]int, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	byPath = map[string]int{}
+	for _, r := range c.log {
+		if r.at.After(from) && !r.at.After(to) {
+			byPath[r.path]++
+			n++
+		}
+	}
+	return byPath, n
+}
+
 // other counts the requests that are not queries (e.g. the health probe).
 func other(byPath map[string]int) int {
 	n := 0

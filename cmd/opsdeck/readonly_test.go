@@ -84,13 +84,13 @@ func TestReadOnlyConsoleRecordsNoEventsAndPostsNothing(t *testing.T) {
 			}
 			rec := actions.NewEventRecorder(client)
 			b := breachingBackend{svc: domain.Service{Namespace: ns, Name: "web", Kind: domain.KindDeployment}}
-			cg := newConsoleGuard(cfg, b, rec, false, readOnly)
+			cg := newConsoleGuard(cfg, b, rec, false, readOnly, time.Second)
 			cg.runner.Clock = &steppingClock{t: time.Now()}
 			var alerted atomic.Int32
 			cg.runner.OnEvaluate = func(ev guard.Evaluation) { alerted.Add(int32(len(ev.Alerts))) }
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			go func() { _ = cg.runner.Run(ctx) }()
+			go cg.run(ctx)
 			sandbox.WaitFor(t, 30*time.Second, "the console's alert", func() (bool, string) { return alerted.Load() > 0, "" })
 			if readOnly {
 				// Give a write every chance to happen before looking: the recorder's queue is

@@ -28,7 +28,11 @@ type Reconciler struct {
 	Exec  Executor
 	Clock domain.Clock
 	// Metrics reads a frame for the preview check; nil holds the preview without checking.
+	// A reconciler fed by a stream (Act) is handed the round's frame instead.
 	Metrics func(ctx context.Context, services []domain.Service) domain.MetricsFrame
+	// NoMetrics says the frames handed to Act have no Prometheus behind them: a preview is
+	// then held without checking, as with Metrics nil.
+	NoMetrics bool
 	// Thresholds are the guard's rules; those with Rollback set must pass during a preview.
 	Thresholds domain.Thresholds
 	// Interval is how often due steps are looked for between states (default 1 s).
@@ -131,6 +135,19 @@ func (r *Reconciler) nextDeadline(st domain.ClusterState, now time.Time) (time.T
 
 // Reconcile performs the steps due in st now and returns them.
 func (r *Reconciler) Reconcile(ctx context.Context, st domain.ClusterState) []Step {
+	return r.reconcile(ctx, st, nil)
+}
+
+// Act performs the steps due in a round of the process's state stream (stream.Actor), judging
+// previews on the round's frame instead of reading one. The steps reach the round's consumers
+// through OnStep, as those of Run do. A reconciler fed by a stream is not Run.
+func (r *Reconciler) Act(ctx context.Context, round *domain.Round) {
+	r.reconcile(ctx, round.State, &round.Frame)
+}
+
+// reconcile performs the steps due in st now; given, when not nil, is the frame to judge
+// previews on (read for st by the caller), else one is read with Metrics.
+func (r *Reconciler) reconcile(ctx context.Context, st domain.ClusterState, given *domain.MetricsFrame) []Step {
 	now := r.Clock.Now()
 	r.mu.Lock()
 	if r.previews == nil {
@@ -160,15 +177,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, st domain.ClusterState) []St
 			holding = append(holding, svc)
 		}
 	}
-	if len(holding) > 0 && r.Metrics != nil {
+	switch {
+	case given != nil:
+		frame = *given
+	case len(holding) > 0 && r.Metrics != nil:
 		frame = r.Metrics(ctx, holding)
 	}
+	checks := (given != nil && !r.NoMetrics) || (given == nil && r.Metrics != nil)
 
 	var steps []Step
 	for _, svc := range candidates {
 		r.mu.Lock()
 		wait := now.Before(r.retryAt[svc.Key()])
-		a, due := r.due(now, svc, frame)
+		a, due := r.due(now, svc, frame, checks)
 		r.mu.Unlock()
 		if !due || wait {
 			continue
@@ -214,8 +235,9 @@ func (r *Reconciler) PreviewStatus(key string) string {
 	return ""
 }
 
-// due decides the step due for svc at now, if any; r.mu is held.
-func (r *Reconciler) due(now time.Time, svc domain.Service, f domain.MetricsFrame) (domain.Action, bool) {
+// due decides the step due for svc at now, if any, judging a preview on f when checks is set
+// (else it holds the preview without checking); r.mu is held.
+func (r *Reconciler) due(now time.Time, svc domain.Service, f domain.MetricsFrame, checks bool) (domain.Action, bool) {
 	bg := svc.BlueGreen
 	base := domain.Action{Namespace: svc.Namespace, Service: svc.Name, ExpectRevision: svc.Revision, Trigger: bg.Trigger}
 	if base.Trigger == "" {
@@ -312,7 +334,7 @@ func (r *Reconciler) due(now time.Time, svc domain.Service, f domain.MetricsFram
 	case left > 0:
 		p.status = fmt.Sprintf("preview: %s left", left.Round(time.Second))
 		return domain.Action{}, false
-	case len(missing) > 0 && r.Metrics != nil:
+	case len(missing) > 0 && checks:
 		p.status = "preview: waiting for metrics (" + strings.Join(missing, ", ") + ") of " + c.ReplicaSet
 		return domain.Action{}, false
 	}

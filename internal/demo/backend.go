@@ -15,18 +15,18 @@ import (
 
 	"github.com/opsdeck/opsdeck/internal/actions"
 	"github.com/opsdeck/opsdeck/internal/audit"
+	"github.com/opsdeck/opsdeck/internal/backend"
 	"github.com/opsdeck/opsdeck/internal/bluegreen"
 	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/domain"
-	"github.com/opsdeck/opsdeck/internal/live"
 )
 
-// Backend is opsdeck's own backend (internal/live: the cluster watcher, the executor with
+// Backend is opsdeck's own backend (internal/backend: the cluster watcher, the executor with
 // its audit log and snapshots) on a simulated cluster. Everything an action does goes through
 // the real executor; only the API server, the controllers, the kubelet and Prometheus are
 // simulated.
 type Backend struct {
-	*live.Backend
+	*backend.Backend
 	clock   domain.Clock
 	client  kubernetes.Interface
 	sim     *sim
@@ -138,7 +138,7 @@ func New(ctx context.Context, clock domain.Clock, opts ...Option) (*Backend, err
 	b.metrics = &metricsSource{sim: b.sim, clock: clock}
 	// The blue-green reconciler runs in step with the simulation (reconcile), so that a
 	// switch happens at the clock's time the colour became Ready, as it would live.
-	lb, err := live.New(ctx, live.Options{Identity: id, Watcher: w, Metrics: b.metrics, Executor: b.exec, Clock: clock,
+	lb, err := backend.New(ctx, backend.Options{Identity: id, Watcher: w, Metrics: b.metrics, Executor: b.exec, Clock: clock,
 		Thresholds: o.thresholds, NoReconcile: true})
 	if err != nil {
 		return nil, err

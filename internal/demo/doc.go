@@ -1,5 +1,5 @@
 // Package demo is `opsdeck --demo` and the console's deterministic tests: opsdeck's own
-// backend (internal/live with the cluster watcher, the one executor with a real audit log and
+// backend (internal/backend with the cluster watcher, the one executor with a real audit log and
 // snapshots, and the blue-green reconciler) on a simulated cluster instead of a real one.
 //
 // What is simulated is only what a cluster and Prometheus would do: client-go's fake

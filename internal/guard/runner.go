@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opsdeck/opsdeck/internal/backend/stream"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/notify"
 )
@@ -44,6 +45,8 @@ type Runner struct {
 	Notifier notify.Notifier
 	// AlertEvents records an alert as a Kubernetes Event on its Deployment; nil records none.
 	AlertEvents func(domain.Alert)
+	// Actors act after the guard in each round of the stream (the blue-green reconciler).
+	Actors []stream.Actor
 
 	// released are the services a human cleared since the last round (Release).
 	mu       sync.Mutex
@@ -56,6 +59,9 @@ type Runner struct {
 	// judging serialises the engine between rounds and outside signals: the engine is not
 	// safe for concurrent use, and a signal must see the decisions of the round before it.
 	judging sync.Mutex
+
+	// previous is each service's verdict last logged.
+	previous map[string]Verdict
 
 	// counts keeps the per-pod counters of the early verdict between rounds.
 	counts *counterBook
@@ -92,83 +98,105 @@ type Outcome struct {
 	DryRun   bool
 }
 
-// Run judges until ctx ends.
+// Run judges until ctx ends: it runs the backend's state stream with the guard as its one
+// actor, so that each round reads one frame (and the early verdict's counters) and judges it.
 func (r *Runner) Run(ctx context.Context) error {
-	interval := r.Interval
-	if interval <= 0 {
-		interval = time.Second
-	}
-	log := r.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	stop := r.Start(ctx)
+	defer stop()
+	s := &stream.Stream{Source: r.Backend, Clock: r.Clock, ReadTimeout: r.ReadTimeout,
+		Interval: func() time.Duration { return orDuration(r.Interval, time.Second) }, Actors: append([]stream.Actor{r}, r.Actors...)}
+	return s.Run(ctx)
+}
+
+// Start readies the runner to judge the rounds of a stream that it does not run itself (the
+// console's): it starts the notification queue for ctx's life and marks the guard running
+// (outside signals are acted on) until stop is called.
+func (r *Runner) Start(ctx context.Context) (stop func()) {
 	if r.Notifier != nil {
-		r.notifyQueue = notify.NewQueue(r.Notifier, notify.DefaultQueueSize, log)
+		r.notifyQueue = notify.NewQueue(r.Notifier, notify.DefaultQueueSize, r.logger())
 		go r.notifyQueue.Run(ctx)
 	}
-	states := r.Backend.Watch(ctx)
-	var latest domain.ClusterState
 	r.setRunning(true)
-	defer r.setRunning(false)
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	previous := map[string]Verdict{}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case st, ok := <-states:
-			if !ok {
-				return nil
-			}
-			latest = st
-			if st.Synced {
-				r.mu.Lock()
-				r.latest = st
-				r.mu.Unlock()
-			}
-			continue
-		case <-ticker.C:
+	return func() { r.setRunning(false) }
+}
+
+// Observe takes every synced cluster state between rounds: Signal acts on the newest.
+func (r *Runner) Observe(st domain.ClusterState) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.latest = st
+}
+
+// Act judges a round of the stream (stream.Actor): it adds the early verdict's counters to the
+// frame, executes the decisions, logs them, and adds to the round the GUARD column and the
+// alerts raised.
+func (r *Runner) Act(ctx context.Context, round *domain.Round) {
+	ev := r.Judge(ctx, round.State, round.Frame)
+	r.Report(ev)
+	round.Frame = ev.Frame
+	round.Alerts = append(round.Alerts, ev.Alerts...)
+	round.Guard.Judged = true
+	round.Guard.States = make(map[string]string, len(ev.Statuses))
+	for k, s := range ev.Statuses {
+		round.Guard.States[k] = s.Short()
+	}
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Log
+}
+
+// Report logs a round: verdict changes, alerts and what became of the decisions.
+func (r *Runner) Report(ev Evaluation) {
+	log := r.logger()
+	r.mu.Lock()
+	if r.previous == nil {
+		r.previous = map[string]Verdict{}
+	}
+	for key, s := range ev.Statuses {
+		if r.previous[key] != s.Verdict {
+			log.Info("guard status", "service", key, "verdict", string(s.Verdict), "rule", s.Rule, "detail", s.Detail)
+			r.previous[key] = s.Verdict
 		}
-		if !latest.Synced {
-			continue
-		}
-		ev := r.Round(ctx, latest)
-		for key, s := range ev.Statuses {
-			if previous[key] != s.Verdict {
-				log.Info("guard status", "service", key, "verdict", string(s.Verdict), "rule", s.Rule, "detail", s.Detail)
-				previous[key] = s.Verdict
-			}
-		}
-		for _, a := range ev.Alerts {
-			log.Warn("alert", "service", a.Namespace+"/"+a.Service, "metric", string(a.Metric), "resolved", a.Resolved,
-				"value", a.Value, "threshold", a.Threshold, "rule", a.Rule, "message", a.Message)
-		}
-		for _, o := range ev.Outcomes {
-			attrs := []any{"service", o.Decision.Service.Key(), "from_revision", o.Decision.FromRevision,
-				"from_image", o.Decision.FromImage, "to_revision", o.Decision.ToRevision, "to_image", o.Decision.ToImage,
-				"reason", o.Decision.Reason}
-			switch {
-			case o.DryRun:
-				log.Warn("would roll back (dry run)", attrs...)
-			case errors.Is(o.Err, domain.ErrConflict):
-				// Another guard (or a person) acted first: information, not a failure.
-				log.Info("stood down", append(attrs, "detail", o.Err.Error())...)
-			case errors.Is(o.Err, domain.ErrUnreachable):
-				// Nothing was changed: judged again once the API server answers.
-				log.Warn("rollback not sent, API server unreachable; judging again", append(attrs, "error", o.Err.Error())...)
-			case o.Err != nil:
-				log.Error("rollback failed", append(attrs, "error", o.Err.Error())...)
-			default:
-				log.Warn("rolled back", attrs...)
-			}
+	}
+	r.mu.Unlock()
+	for _, a := range ev.Alerts {
+		log.Warn("alert", "service", a.Namespace+"/"+a.Service, "metric", string(a.Metric), "resolved", a.Resolved,
+			"value", a.Value, "threshold", a.Threshold, "rule", a.Rule, "message", a.Message)
+	}
+	for _, o := range ev.Outcomes {
+		attrs := []any{"service", o.Decision.Service.Key(), "from_revision", o.Decision.FromRevision,
+			"from_image", o.Decision.FromImage, "to_revision", o.Decision.ToRevision, "to_image", o.Decision.ToImage,
+			"reason", o.Decision.Reason}
+		switch {
+		case o.DryRun:
+			log.Warn("would roll back (dry run)", attrs...)
+		case errors.Is(o.Err, domain.ErrConflict):
+			// Another guard (or a person) acted first: information, not a failure.
+			log.Info("stood down", append(attrs, "detail", o.Err.Error())...)
+		case errors.Is(o.Err, domain.ErrUnreachable):
+			// Nothing was changed: judged again once the API server answers.
+			log.Warn("rollback not sent, API server unreachable; judging again", append(attrs, "error", o.Err.Error())...)
+		case o.Err != nil:
+			log.Error("rollback failed", append(attrs, "error", o.Err.Error())...)
+		default:
+			log.Warn("rolled back", attrs...)
 		}
 	}
 }
 
 // Round runs one evaluation against a cluster state: it reads a metrics frame, judges every
-// service and executes the decisions.
+// service and executes the decisions. A stream's rounds come to Act instead, frame read.
 func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
+	return r.Judge(ctx, st, r.readMetrics(ctx, st.Services))
+}
+
+// Judge runs one evaluation of a frame read for st: it reads the early verdict's counters
+// (within ReadTimeout), judges every service, executes the decisions and raises the alerts.
+func (r *Runner) Judge(ctx context.Context, st domain.ClusterState, frame domain.MetricsFrame) Evaluation {
 	r.judging.Lock()
 	defer r.judging.Unlock()
 	r.mu.Lock()
@@ -177,7 +205,6 @@ func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
 	}
 	r.released = nil
 	r.mu.Unlock()
-	frame := r.readMetrics(ctx, st.Services)
 	now := r.Clock.Now()
 	r.readCounts(ctx, now, st, &frame)
 	var statuses map[string]Status
@@ -235,7 +262,7 @@ func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
 // hold the round: past the deadline the frame is "Prometheus unavailable" (inconclusive).
 func (r *Runner) readMetrics(ctx context.Context, services []domain.Service) domain.MetricsFrame {
 	timeout := orDuration(r.ReadTimeout, 10*time.Second)
-	f, err := withDeadline(ctx, timeout, func(ctx context.Context) (domain.MetricsFrame, error) {
+	f, err := stream.WithDeadline(ctx, timeout, func(ctx context.Context) (domain.MetricsFrame, error) {
 		return r.Backend.Metrics(ctx, services), nil
 	})
 	if err != nil {
@@ -263,7 +290,7 @@ func (r *Runner) readCounts(ctx context.Context, now time.Time, st domain.Cluste
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].Namespace+"/"+refs[i].Name < refs[j].Namespace+"/"+refs[j].Name })
 	timeout := orDuration(r.ReadTimeout, 10*time.Second)
-	pods, err := withDeadline(ctx, timeout, func(ctx context.Context) ([]domain.PodCounters, error) {
+	pods, err := stream.WithDeadline(ctx, timeout, func(ctx context.Context) ([]domain.PodCounters, error) {
 		return reader.Counters(ctx, refs)
 	})
 	f.Queries++
@@ -280,7 +307,7 @@ func (r *Runner) readCounts(ctx context.Context, now time.Time, st domain.Cluste
 // execute performs a decision's action within ActTimeout.
 func (r *Runner) execute(ctx context.Context, a domain.Action) (domain.Result, error) {
 	timeout := orDuration(r.ActTimeout, 30*time.Second)
-	res, err := withDeadline(ctx, timeout, func(ctx context.Context) (domain.Result, error) {
+	res, err := stream.WithDeadline(ctx, timeout, func(ctx context.Context) (domain.Result, error) {
 		return r.Backend.Execute(ctx, a)
 	})
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -288,30 +315,6 @@ func (r *Runner) execute(ctx context.Context, a domain.Action) (domain.Result, e
 			a.Kind, a.Service, timeout, err)
 	}
 	return res, err
-}
-
-// withDeadline runs call with a context that ends after timeout, and returns when call does or
-// when the deadline passes, whichever is first: a call that ignores its context is left behind
-// (its result is dropped) rather than waited for.
-func withDeadline[T any](ctx context.Context, timeout time.Duration, call func(context.Context) (T, error)) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := call(ctx)
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, ctx.Err()
-	}
 }
 
 func orDuration(d, def time.Duration) time.Duration {

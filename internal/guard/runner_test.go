@@ -77,3 +77,46 @@ func TestRunnerDeadlines(t *testing.T) {
 		}
 	})
 }
+
+// watchedHung is a hungBackend whose watch gives one synced state.
+type watchedHung struct {
+	*hungBackend
+	st domain.ClusterState
+}
+
+func (b watchedHung) Watch(ctx context.Context) <-chan domain.ClusterState {
+	ch := make(chan domain.ClusterState, 1)
+	ch <- b.st
+	return ch
+}
+
+// The same deadline holds for the rounds of Run, whose frames the state stream reads: a read
+// that never answers gives an inconclusive round within ReadTimeout, and the next round comes.
+func TestRunnerRunReadDeadline(t *testing.T) {
+	svc := service(domain.PhaseProgressing, t0, bad2, good1)
+	b := watchedHung{&hungBackend{release: make(chan struct{}), hangRead: true}, state(svc)}
+	defer close(b.release)
+	evs := make(chan Evaluation, 16)
+	r := &Runner{Backend: b, Engine: New(testConfig()), Clock: &fixedClock{t0}, Interval: 50 * time.Millisecond,
+		ReadTimeout: 100 * time.Millisecond, ActTimeout: 100 * time.Millisecond,
+		OnEvaluate: func(ev Evaluation) {
+			select {
+			case evs <- ev:
+			default:
+			}
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = r.Run(ctx) }()
+	for i := range 2 {
+		select {
+		case ev := <-evs:
+			st := ev.Statuses[svc.Key()]
+			if st.Verdict != VerdictInconclusive || !strings.Contains(st.Detail, "no answer within 100ms") {
+				t.Errorf("round %d: status %+v, want inconclusive naming the deadline", i+1, st)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("round %d did not come within 3 s of a hung read", i+1)
+		}
+	}
+}

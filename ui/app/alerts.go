@@ -2,32 +2,36 @@ package app
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
-	"github.com/opsdeck/opsdeck/internal/guard"
 	"github.com/opsdeck/opsdeck/ui/format"
 )
 
-// alerts turns frames into the console's alert events with guard.Alerter, the implementation
-// behind notifications and Kubernetes Events: an event when a breach has lasted its rule's For
-// (including the memory growth rule), and one when it is over. The Alerter's periodic repeats
-// of a firing alert are not shown again.
+// alerts turns the threshold alerts of the stream's rounds (raised by auto-guard's Alerter,
+// the one behind notifications and Kubernetes Events) into the console's alert events: one
+// when a breach has lasted its rule's For (the memory growth rule included), one when it is
+// over. The Alerter's periodic repeats of a firing alert are not shown again.
 type alerts struct {
-	alerter *guard.Alerter
-	firing  map[string]bool // by domain.Alert.Key
+	firing map[string]bool // by domain.Alert.Key
 }
 
 func newAlerts() *alerts {
-	return &alerts{alerter: &guard.Alerter{}, firing: map[string]bool{}}
+	return &alerts{firing: map[string]bool{}}
 }
 
-// observe checks a frame and returns the events it raises, oldest first.
-func (a *alerts) observe(th domain.Thresholds, svcs []domain.Service, f domain.MetricsFrame) []domain.Event {
-	a.alerter.Thresholds = th
+// observe returns the events of a round's alerts, oldest first, at time at (the frame's).
+func (a *alerts) observe(th domain.Thresholds, svcs []domain.Service, at time.Time, raised []domain.Alert) []domain.Event {
 	var out []domain.Event
-	for _, al := range a.alerter.Evaluate(f.At, svcs, f) {
-		if !al.Resolved && al.StartsAt.Before(f.At) {
+	for _, al := range raised {
+		if al.Name != domain.AlertThreshold {
+			continue // an auto-rollback: the guard's own event says it
+		}
+		if !al.Resolved && a.firing[al.Key()] {
 			continue // a repeat of an alert already shown
+		}
+		if al.Resolved && !a.firing[al.Key()] {
+			continue // the end of an alert this console never showed
 		}
 		// The screen's wording: the object names the service; the limit is the one the
 		// Alerter checked, resolved for the service.
@@ -39,7 +43,7 @@ func (a *alerts) observe(th domain.Thresholds, svcs []domain.Service, f domain.M
 				break
 			}
 		}
-		e := domain.Event{Time: f.At, Source: domain.SourceAlert, Object: "deployment/" + al.Service}
+		e := domain.Event{Time: at, Source: domain.SourceAlert, Object: "deployment/" + al.Service}
 		if al.Resolved {
 			delete(a.firing, al.Key())
 			e.Type, e.Reason = "Normal", "Resolved"

@@ -2,13 +2,15 @@ package app
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/guard"
 )
 
-// The console's alerts come from guard.Alerter: the memory growth rule and the CPU rule
+// The console's alerts come from guard.Alerter (auto-guard's, in the stream's rounds): the memory growth rule and the CPU rule
 // relative to the request raise once (no repeats) and resolve.
 func TestAlertsMemoryGrowthAndCPUOfRequest(t *testing.T) {
 	th := domain.Thresholds{Default: map[domain.Metric]domain.Threshold{
@@ -16,7 +18,7 @@ func TestAlertsMemoryGrowthAndCPUOfRequest(t *testing.T) {
 		domain.MetricMemoryGrowth: {Metric: domain.MetricMemoryGrowth, Value: 1 << 20, For: time.Minute},
 	}}
 	svcs := []domain.Service{{Namespace: "shop", Name: "order-service", CPURequest: 0.25}}
-	a := newAlerts()
+	a, al := newAlerts(), &guard.Alerter{Thresholds: th}
 	var got []string
 	mem := 100.0 * (1 << 20)
 	for i := 0; i <= 300; i++ { // 10 minutes, a frame every 2 s
@@ -30,7 +32,7 @@ func TestAlertsMemoryGrowthAndCPUOfRequest(t *testing.T) {
 		f := domain.MetricsFrame{At: t0.Add(at), Services: map[string]domain.Values{
 			"shop/order-service": {domain.MetricCPU: cpu, domain.MetricMemory: mem},
 		}}
-		for _, e := range a.observe(th, svcs, f) {
+		for _, e := range a.observe(th, svcs, f.At, al.Evaluate(f.At, svcs, f)) {
 			got = append(got, e.Reason+": "+e.Message)
 		}
 		if at == 7*time.Minute && a.active() != 2 {
@@ -53,5 +55,17 @@ func TestAlertsMemoryGrowthAndCPUOfRequest(t *testing.T) {
 	}
 	if a.active() != 0 {
 		t.Errorf("%d alerts still firing", a.active())
+	}
+}
+
+// alertJudge raises the thresholds' alerts on the rounds the console polls itself, as
+// auto-guard does on the stream's rounds (tests only: the console imports no guard package).
+func alertJudge(th domain.Thresholds) func(r *domain.Round) {
+	al := &guard.Alerter{Thresholds: th}
+	var mu sync.Mutex
+	return func(r *domain.Round) {
+		mu.Lock()
+		defer mu.Unlock()
+		r.Alerts = append(r.Alerts, al.Evaluate(r.Frame.At, r.State.Services, r.Frame)...)
 	}
 }

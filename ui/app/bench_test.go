@@ -101,7 +101,7 @@ func benchModel(tb testing.TB) (Model, *big) {
 	}
 	up(resize(200, 60))
 	up(stateMsg{state: b.state})
-	up(frameMsg{gen: m.pollGen, frame: b.frame(now)})
+	up(frameMsg{gen: m.pollGen, round: domain.Round{Frame: b.frame(now)}})
 	svc, _ := m.selected()
 	series, _ := b.History(context.Background(), svc, m.opts.HistoryWindow, 2*time.Second)
 	up(historyMsg{key: svc.Key(), ns: svc.Namespace, series: series})
@@ -138,7 +138,7 @@ func BenchmarkView500AfterFrame(b *testing.B) {
 		b.StopTimer()
 		at = at.Add(2 * time.Second)
 		m.pollGen++
-		mm, _ := m.Update(frameMsg{gen: m.pollGen, frame: big.frame(at)})
+		mm, _ := m.Update(frameMsg{gen: m.pollGen, round: domain.Round{Frame: big.frame(at)}})
 		m = mm.(Model)
 		b.StartTimer()
 		_ = m.View()

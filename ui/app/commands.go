@@ -26,18 +26,18 @@ func waitForState(ch <-chan domain.ClusterState) tea.Cmd {
 	}
 }
 
-// waitForGuard blocks on auto-guard's updates and returns one; Update re-arms it. A closed
-// channel ends the loop (the guard stopped with the program).
-func waitForGuard(ch <-chan GuardUpdate) tea.Cmd {
+// waitForRound blocks on the state stream and returns one round; Update re-arms it. A closed
+// channel ends the loop (the stream stopped with the program).
+func waitForRound(ch <-chan domain.Round) tea.Cmd {
 	if ch == nil {
 		return nil
 	}
 	return func() tea.Msg {
-		u, ok := <-ch
+		r, ok := <-ch
 		if !ok {
 			return nil
 		}
-		return guardUpdateMsg{u: u, ch: ch}
+		return roundMsg{r: r, ch: ch}
 	}
 }
 
@@ -45,9 +45,15 @@ func tick(d time.Duration, id int) tea.Cmd {
 	return tea.Tick(d, func(time.Time) tea.Msg { return tickMsg{id: id} })
 }
 
-func poll(ctx context.Context, b domain.Backend, gen int, svcs []domain.Service) tea.Cmd {
+// poll reads a frame for st when the console has no stream, and lets judge act on it.
+func poll(ctx context.Context, b domain.Backend, gen int, st domain.ClusterState, judge func(*domain.Round)) tea.Cmd {
 	return func() tea.Msg {
-		return frameMsg{gen: gen, frame: b.Metrics(ctx, svcs)}
+		f := b.Metrics(ctx, st.Services)
+		r := domain.Round{At: f.At, State: st, Frame: f}
+		if judge != nil {
+			judge(&r)
+		}
+		return frameMsg{gen: gen, round: r}
 	}
 }
 

@@ -3,6 +3,8 @@ package app
 import (
 	"testing"
 	"time"
+
+	"github.com/opsdeck/opsdeck/internal/domain"
 )
 
 // BenchmarkRefresh500 is what one refresh costs the UI with 500 services at 200x60: Update
@@ -18,7 +20,7 @@ func BenchmarkRefresh500(b *testing.B) {
 		f := big.frame(at) // the backend's work, not the UI's
 		b.StartTimer()
 		m.pollGen++
-		mm, _ := m.Update(frameMsg{gen: m.pollGen, frame: f})
+		mm, _ := m.Update(frameMsg{gen: m.pollGen, round: domain.Round{Frame: f}})
 		m = mm.(Model)
 		_ = m.View()
 	}

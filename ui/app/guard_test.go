@@ -10,18 +10,17 @@ import (
 	"github.com/opsdeck/opsdeck/internal/domain"
 )
 
-// Auto-guard's rounds fill the GUARD column and the events pane; a Warning among them rings
-// the terminal bell.
+// Auto-guard's view in the stream's rounds fills the GUARD column and the events pane; a
+// Warning among them rings the terminal bell.
 func TestGuardUpdatesFromTheRunner(t *testing.T) {
-	updates := make(chan GuardUpdate, 1)
-	h := newHarness(t, 120, 40, Options{GuardOn: true, GuardUpdates: updates})
+	h := newHarness(t, 120, 40, Options{GuardOn: true})
 	h.settle()
-	updates <- GuardUpdate{
-		States: map[string]string{"shop/order-service": "breach 12s", "shop/gateway": "watching"},
-		Status: "1 breaching",
+	h.send(roundMsg{r: domain.Round{
+		Guard: domain.GuardView{Judged: true, States: map[string]string{"shop/order-service": "breach 12s", "shop/gateway": "watching"},
+			Status: "1 breaching"},
 		Events: []domain.Event{{Time: t0, Source: domain.SourceGuard, Type: "Warning", Reason: "GuardBreaching",
 			Object: "deployment/order-service", Message: "errors > 5.0% for 20s: revision 2 at 30.1%, old revision at 0.2%"}},
-	}
+	}})
 	h.until("the guard update", func(m Model) bool { return m.guardStates["shop/order-service"] == "breach 12s" })
 	s := h.screen()
 	for _, want := range []string{"breach 12s", "auto-guard: on 1 breaching", "GuardBreaching", "revision 2 at 30.1%"} {
@@ -30,11 +29,11 @@ func TestGuardUpdatesFromTheRunner(t *testing.T) {
 		}
 	}
 	// The model asked for the next update and for the bell.
-	_, cmd := h.m.Update(guardUpdateMsg{u: GuardUpdate{Events: []domain.Event{{Type: "Warning", Reason: "AutoRollback"}}}, ch: updates})
+	_, cmd := h.m.Update(roundMsg{r: domain.Round{Events: []domain.Event{{Type: "Warning", Reason: "AutoRollback"}}}})
 	if !rings(cmd) {
 		t.Errorf("no terminal bell for a Warning from the guard")
 	}
-	_, cmd = h.m.Update(guardUpdateMsg{u: GuardUpdate{States: map[string]string{}}, ch: updates})
+	_, cmd = h.m.Update(roundMsg{r: domain.Round{Guard: domain.GuardView{Judged: true, States: map[string]string{}}}})
 	if rings(cmd) {
 		t.Errorf("a bell without any Warning")
 	}
@@ -78,15 +77,14 @@ func runFor(cmd tea.Cmd, d time.Duration) (tea.Msg, bool) {
 // not held it only says so.
 func TestReleaseGuardHold(t *testing.T) {
 	released := make(chan string, 1)
-	updates := make(chan GuardUpdate, 1)
-	h := newHarness(t, 120, 40, Options{GuardOn: true, GuardUpdates: updates, OnGuardRelease: func(k string) { released <- k }})
+	h := newHarness(t, 120, 40, Options{GuardOn: true, OnGuardRelease: func(k string) { released <- k }})
 	h.settle()
 	sel, _ := h.m.selected()
 	h.press("c")
 	if !strings.Contains(h.screen(), "not held by auto-guard") {
 		t.Fatalf("c on a service that is not held:\n%s", h.screen())
 	}
-	updates <- GuardUpdate{States: map[string]string{sel.Key(): "held"}}
+	h.send(roundMsg{r: domain.Round{Guard: domain.GuardView{Judged: true, States: map[string]string{sel.Key(): "held"}}}})
 	h.until("the hold", func(m Model) bool { return m.guardStates[sel.Key()] == "held" })
 	h.press("c")
 	select {

@@ -50,6 +50,9 @@ func newHarness(t *testing.T, w, h int, o Options, demoOpts ...demo.Option) *har
 	if o.Thresholds.Default == nil {
 		o.Thresholds = testThresholds
 	}
+	if o.Judge == nil && o.Rounds == nil {
+		o.Judge = alertJudge(o.Thresholds)
+	}
 	hs := &harness{t: t, b: b, clock: clock, msgs: make(chan tea.Msg, 64), ctx: ctx}
 	hs.m = newModel(ctx, b, o).withTheme(theme.Plain())
 	hs.send(tea.WindowSizeMsg{Width: w, Height: h})

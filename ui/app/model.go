@@ -144,7 +144,10 @@ func (m Model) withTheme(t theme.Theme) Model {
 
 // Init starts the watch and the refresh ticks.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(startWatch(m.ctx, m.backend), tick(m.opts.Refresh, m.tickID), waitForGuard(m.opts.GuardUpdates))
+	if m.opts.Rounds != nil {
+		return tea.Batch(startWatch(m.ctx, m.backend), waitForRound(m.opts.Rounds))
+	}
+	return tea.Batch(startWatch(m.ctx, m.backend), tick(m.opts.Refresh, m.tickID))
 }
 
 // Update handles one message. It never blocks: I/O runs in the commands it returns.
@@ -169,7 +172,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		// The first frame as soon as there is something to read it for: the watch's first
 		// state comes before its caches have filled, without services (a frame read for it
 		// is empty, yet says "metrics ok", and the next waits for the refresh tick).
-		if !m.haveFrame && !m.polling && msg.state.Synced && len(msg.state.Services) > 0 {
+		if m.opts.Rounds == nil && !m.haveFrame && !m.polling && msg.state.Synced && len(msg.state.Services) > 0 {
 			cmds = append(cmds, m.startPoll())
 		}
 
@@ -199,8 +202,15 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			break // a stale poll
 		}
 		m.polling = false
-		if m.applyFrame(msg.frame) {
+		if m.applyRound(msg.round) {
 			cmds = append(cmds, tea.Raw("\a")) // an alert was raised: ring the terminal bell
+		}
+
+	case roundMsg:
+		m.focusMetrics()
+		cmds = append(cmds, waitForRound(msg.ch))
+		if m.applyRound(msg.r) {
+			cmds = append(cmds, tea.Raw("\a")) // a Warning: ring the terminal bell
 		}
 
 	case historyMsg:
@@ -245,21 +255,6 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case ToggleGuardMsg:
 		m.guardOn = msg.On
-
-	case guardUpdateMsg:
-		m.guardStates = msg.u.States
-		m.guardText = msg.u.Status
-		m.guardLeader = msg.u.Leader
-		m.table.SetGuardStates(msg.u.States)
-		bell := false
-		for _, e := range msg.u.Events {
-			m.events.Add(e)
-			bell = bell || e.Type == "Warning"
-		}
-		cmds = append(cmds, waitForGuard(msg.ch))
-		if bell {
-			cmds = append(cmds, tea.Raw("\a"))
-		}
 
 	default:
 		if m.dialog != nil {
@@ -316,7 +311,7 @@ func (m *Model) startPoll() tea.Cmd {
 	m.focusMetrics()
 	m.pollGen++
 	m.polling = true
-	return poll(m.ctx, m.backend, m.pollGen, m.state.Services)
+	return poll(m.ctx, m.backend, m.pollGen, m.state, m.opts.Judge)
 }
 
 func (m *Model) applyState(st domain.ClusterState) {
@@ -358,21 +353,38 @@ func (m *Model) pruneStore() {
 	}
 }
 
-// applyFrame takes a metrics frame in and reports whether it raised an alert.
-func (m *Model) applyFrame(f domain.MetricsFrame) (raised bool) {
+// applyRound takes a round of the stream in: its frame, auto-guard's view, its events and the
+// alerts raised or resolved. It reports whether any of them is a Warning (the bell rings).
+func (m *Model) applyRound(r domain.Round) (warn bool) {
+	if !r.Frame.At.IsZero() {
+		m.applyFrame(r.Frame)
+	}
+	if r.Guard.Judged {
+		m.guardStates, m.guardText, m.guardLeader = r.Guard.States, r.Guard.Status, r.Guard.Leader
+		m.table.SetGuardStates(r.Guard.States)
+	}
+	at := r.Frame.At
+	if at.IsZero() {
+		at = r.At
+	}
+	events := append(append([]domain.Event(nil), r.Events...), m.alerts.observe(m.opts.Thresholds, r.State.Services, at, r.Alerts)...)
+	for _, e := range events {
+		m.events.Add(e)
+		warn = warn || e.Type == "Warning"
+	}
+	return warn
+}
+
+// applyFrame takes a metrics frame in.
+func (m *Model) applyFrame(f domain.MetricsFrame) {
 	m.frame = f
 	m.haveFrame = true
 	if f.Err != nil {
-		return false // keep the last good values; the header says they are stale
+		return // keep the last good values; the header says they are stale
 	}
 	m.lastGood = f.At
 	m.store.AddFrame(f)
 	m.table.SetValues(f.Services)
-	for _, e := range m.alerts.observe(m.opts.Thresholds, m.state.Services, f) {
-		m.events.Add(e)
-		raised = raised || e.Type == "Warning"
-	}
-	return raised
 }
 
 // selected is the selected service in its latest state.

@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/opsdeck/opsdeck/internal/demo"
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/guard"
 	"github.com/opsdeck/opsdeck/internal/imageref"
 	"github.com/opsdeck/opsdeck/ui/components/dialog"
 )
@@ -385,7 +386,7 @@ func TestPollsAreTaggedAndNeverOverlap(t *testing.T) {
 		t.Fatal("a stale tick started a poll")
 	}
 	stale := domain.MetricsFrame{At: t0.Add(time.Hour), Services: map[string]domain.Values{"shop/cart-service": {domain.MetricCPU: 99}}}
-	h.send(frameMsg{gen: gen, frame: stale})
+	h.send(frameMsg{gen: gen, round: domain.Round{Frame: stale}})
 	if h.m.frame.At.Equal(stale.At) || !h.m.polling {
 		t.Fatal("a stale frame was applied")
 	}
@@ -476,7 +477,7 @@ func TestHelpDetailsFocusQuit(t *testing.T) {
 }
 
 func TestAlertsRaiseAndResolve(t *testing.T) {
-	a := newAlerts()
+	a, al := newAlerts(), &guard.Alerter{Thresholds: testThresholds}
 	svcs := []domain.Service{{Namespace: "shop", Name: "order-service"}}
 	frame := func(sec int, ratio float64) domain.MetricsFrame {
 		return domain.MetricsFrame{At: t0.Add(time.Duration(sec) * time.Second), Services: map[string]domain.Values{
@@ -485,7 +486,8 @@ func TestAlertsRaiseAndResolve(t *testing.T) {
 	}
 	var got []string
 	for i, r := range []float64{0.001, 0.3, 0.3, 0.3, 0.3, 0.2, 0.001, 0.001} {
-		for _, e := range a.observe(testThresholds, svcs, frame(i*2, r)) {
+		f := frame(i*2, r)
+		for _, e := range a.observe(testThresholds, svcs, f.At, al.Evaluate(f.At, svcs, f)) {
 			got = append(got, e.Reason+"@"+e.Time.Format("05"))
 		}
 	}

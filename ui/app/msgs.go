@@ -11,23 +11,10 @@ type GuardStatesMsg struct {
 	Status string
 }
 
-// GuardUpdate is one round of auto-guard, as the console shows it.
-type GuardUpdate struct {
-	// States is the GUARD column by service key ("namespace/name").
-	States map[string]string
-	// Status is a short summary for the header, e.g. "1 breaching, 1 held".
-	Status string
-	// Events are the round's rollbacks and verdict changes, oldest first.
-	Events []domain.Event
-	// Leader, when set, is the pod of an `opsdeck guard --leader-elect` that holds the
-	// namespace's Lease: it guards, and this console stands aside.
-	Leader string
-}
-
-// guardUpdateMsg carries one GuardUpdate and the channel to wait on for the next.
-type guardUpdateMsg struct {
-	u  GuardUpdate
-	ch <-chan GuardUpdate
+// roundMsg carries one round of the state stream and the channel to wait on for the next.
+type roundMsg struct {
+	r  domain.Round
+	ch <-chan domain.Round
 }
 
 // ToggleGuardMsg sets the auto-guard state shown in the header, without calling
@@ -52,10 +39,10 @@ type restartWatchMsg struct{}
 // tickMsg is the refresh tick; id tells the current tick loop from stale ones.
 type tickMsg struct{ id int }
 
-// frameMsg is the result of metrics poll gen.
+// frameMsg is the result of metrics poll gen, as a round.
 type frameMsg struct {
 	gen   int
-	frame domain.MetricsFrame
+	round domain.Round
 }
 
 // historyMsg is the backfill of one service.

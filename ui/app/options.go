@@ -36,10 +36,14 @@ type Options struct {
 	Freeze func() *domain.FreezeInfo
 	// GuardOn is the auto-guard state at start.
 	GuardOn bool
-	// GuardUpdates, when set, delivers auto-guard's rounds: the GUARD column, and its
-	// rollbacks and verdict changes for the events pane. The console rings the terminal
-	// bell on each Warning among them.
-	GuardUpdates <-chan GuardUpdate
+	// Rounds, when set, is the backend's state stream: each round brings the metrics frame,
+	// auto-guard's GUARD column and its rollbacks and verdict changes, and the threshold
+	// alerts raised or resolved. The console then reads no metrics itself, and rings the
+	// terminal bell on each Warning. Unset, it polls the backend every Refresh.
+	Rounds <-chan domain.Round
+	// Judge, when set and Rounds is not, acts on each round the console polls itself, as a
+	// stream's actors would (tests raise alerts with it). It runs in a command.
+	Judge func(r *domain.Round)
 	// Timeline, when set, writes a service's incident timeline to a file and returns its path
 	// (the t key); it runs in a command.
 	Timeline TimelineFunc

@@ -1,18 +1,21 @@
-package live
+package backend
 
 import (
 	"context"
 	"sort"
 	"sync"
 
+	"github.com/opsdeck/opsdeck/internal/backend/stream"
 	"github.com/opsdeck/opsdeck/internal/bluegreen"
 	"github.com/opsdeck/opsdeck/internal/domain"
 )
 
-// startReconciler runs, for ctx's life, the blue-green reconciler that performs due switches
-// and scale-downs through the executor, so that a deploy started by any opsdeck process (or
-// by one that has exited) completes while this one runs. A read-only backend acts on nothing.
-func (b *Backend) startReconciler(ctx context.Context) {
+// startReconciler readies the blue-green reconciler that performs due switches and
+// scale-downs through the executor, so that a deploy started by any opsdeck process (or by one
+// that has exited) completes while this one runs. It acts in the rounds of the process's state
+// stream (BlueGreenActor), judging previews on the round's frame. A read-only backend acts on
+// nothing.
+func (b *Backend) startReconciler() {
 	if b.opts.NoReconcile || b.opts.Executor.ReadOnly {
 		return
 	}
@@ -31,12 +34,18 @@ func (b *Backend) startReconciler(ctx context.Context) {
 	if while := b.opts.ReconcileWhile; while != nil {
 		r.Only = func(domain.Service) bool { return while() }
 	}
+	r.NoMetrics = b.opts.Metrics == nil
 	b.steps = newStepLog()
-	if b.opts.Metrics != nil {
-		r.Metrics = b.opts.Metrics.Frame
-	}
 	b.reconciler = r
-	go r.Run(ctx, b.opts.Watcher.Subscribe(ctx))
+}
+
+// BlueGreenActor is the blue-green reconciler as an actor of the process's state stream; nil
+// when this backend reconciles nothing (read-only, or Options.NoReconcile).
+func (b *Backend) BlueGreenActor() stream.Actor {
+	if b.reconciler == nil {
+		return nil
+	}
+	return b.reconciler
 }
 
 // PreviewStatus says where the pending blue-green switch of a service (by key) stands.

@@ -1,7 +1,7 @@
-// Package live is the real domain.Backend: the cluster watches (internal/cluster), Prometheus
+// Package backend is the real domain.Backend: the cluster watches (internal/cluster), Prometheus
 // (internal/metrics, optional) and the one executor (internal/actions) behind the interface the
 // console and the guard use.
-package live
+package backend
 
 import (
 	"context"
@@ -42,11 +42,6 @@ type Options struct {
 	// OnBlueGreenStep, when set, receives every switch and scale-down the backend performs.
 	OnBlueGreenStep func(bluegreen.Step)
 	Log             *slog.Logger
-	// ShareFrames, when positive, lets Metrics callers share a frame for the same services
-	// read less than this long ago, and wait for one being read (see frameShare). The
-	// console sets it a little under its refresh, so that its refresh and its guard's rounds
-	// cost one frame of queries per refresh together.
-	ShareFrames time.Duration
 	// HotWindow is how long after its rollout started a service is read in every frame (the
 	// guard's window); the other services not in focus are read in turn (see scope).
 	HotWindow time.Duration
@@ -59,7 +54,6 @@ type Backend struct {
 	opts       Options
 	reconciler *bluegreen.Reconciler
 	steps      *stepLog
-	share      *frameShare
 	scope      *scope
 }
 
@@ -85,10 +79,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	}
 	b := &Backend{opts: opts}
 	b.scope = newScope(opts.HotWindow, opts.Clock)
-	if opts.ShareFrames > 0 {
-		b.share = &frameShare{maxAge: opts.ShareFrames, clock: opts.Clock}
-	}
-	b.startReconciler(ctx)
+	b.startReconciler()
 	return b, nil
 }
 
@@ -106,18 +97,13 @@ func (b *Backend) WaitForSync(ctx context.Context) bool { return b.opts.Watcher.
 // Watcher is the backend's cluster watcher.
 func (b *Backend) Watcher() *cluster.Watcher { return b.opts.Watcher }
 
-// Metrics reads one frame, or says in Err why there is none.
+// Metrics reads one frame, or says in Err why there is none. The process's state stream
+// (internal/backend/stream) is its one caller, once per round.
 func (b *Backend) Metrics(ctx context.Context, services []domain.Service) domain.MetricsFrame {
 	if b.opts.Metrics == nil {
 		return domain.MetricsFrame{At: b.opts.Clock.Now(), Err: b.metricsUnavailable()}
 	}
-	read := func(ctx context.Context, services []domain.Service) domain.MetricsFrame {
-		return b.scope.frame(ctx, services, b.opts.Metrics.Frame)
-	}
-	if b.share != nil {
-		return b.share.get(ctx, services, read)
-	}
-	return read(ctx, services)
+	return b.scope.frame(ctx, services, b.opts.Metrics.Frame)
 }
 
 // Counters reads per-pod request counters for the guard's early verdict, when the metrics

@@ -1,4 +1,4 @@
-package live
+package backend
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/opsdeck/opsdeck/config"
 	"github.com/opsdeck/opsdeck/internal/actions"
 	"github.com/opsdeck/opsdeck/internal/audit"
+	"github.com/opsdeck/opsdeck/internal/backend/stream"
 	"github.com/opsdeck/opsdeck/internal/bluegreen"
 	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/domain"
@@ -85,6 +86,11 @@ func (f *bgFixture) backend(t *testing.T, exec *actions.Executor, withMetrics bo
 	}
 	if !b.WaitForSync(ctx) {
 		t.Fatal("no sync")
+	}
+	// The process's state stream, in which the reconciler acts (as in the console and the guard).
+	if a := b.BlueGreenActor(); a != nil {
+		s := &stream.Stream{Source: b, Interval: func() time.Duration { return time.Second }, Actors: []stream.Actor{a}}
+		go func() { _ = s.Run(ctx) }()
 	}
 	return b
 }
