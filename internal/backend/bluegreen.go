@@ -35,9 +35,13 @@ func (b *Backend) startReconciler() {
 		r.Only = func(domain.Service) bool { return while() }
 	}
 	r.NoMetrics = b.opts.Metrics == nil
-	b.steps = newStepLog()
 	b.reconciler = r
 }
+
+// RecordStep shows a blue-green step taken by a reconciler of the caller's own (the demo's,
+// which runs in step with its simulated cluster) in the events of the states Watch streams,
+// as the backend's own reconciler's steps are.
+func (b *Backend) RecordStep(st bluegreen.Step) { b.steps.add(stepEvent(st, b.opts.Clock)) }
 
 // BlueGreenActor is the blue-green reconciler as an actor of the process's state stream; nil
 // when this backend reconciles nothing (read-only, or Options.NoReconcile).
@@ -113,9 +117,6 @@ func stepEvent(st bluegreen.Step, clock domain.Clock) domain.Event {
 // withSteps forwards the states of in, latest wins, each with the reconciler's steps among its
 // events, and the latest state again when a step is added.
 func (b *Backend) withSteps(ctx context.Context, in <-chan domain.ClusterState) <-chan domain.ClusterState {
-	if b.steps == nil {
-		return in
-	}
 	kick := make(chan struct{}, 1)
 	b.steps.mu.Lock()
 	b.steps.kicks[kick] = struct{}{}

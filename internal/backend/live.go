@@ -77,7 +77,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.HotWindow <= 0 {
 		opts.HotWindow = 15 * time.Minute
 	}
-	b := &Backend{opts: opts}
+	b := &Backend{opts: opts, steps: newStepLog()}
 	b.scope = newScope(opts.HotWindow, opts.Clock)
 	b.startReconciler()
 	return b, nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"time"
 
@@ -37,7 +36,6 @@ type Backend struct {
 
 	reconcileMu sync.Mutex
 	reconciler  *bluegreen.Reconciler
-	steps       stepEvents
 
 	kick    chan struct{}
 	poll    time.Duration
@@ -146,7 +144,7 @@ func New(ctx context.Context, clock domain.Clock, opts ...Option) (*Backend, err
 	b.Backend = lb
 	if !o.readOnly {
 		b.reconciler = &bluegreen.Reconciler{Exec: b.exec, Clock: clock, Metrics: b.metrics.Frame, Thresholds: o.thresholds,
-			OnStep: func(st bluegreen.Step) { b.steps.add(st, clock) }}
+			OnStep: lb.RecordStep}
 	}
 	if !lb.WaitForSync(ctx) {
 		return nil, ctx.Err()
@@ -280,96 +278,3 @@ func (b *Backend) Execute(ctx context.Context, a domain.Action) (domain.Result, 
 	return res, err
 }
 
-// Watch streams the watcher's states, with the blue-green steps the demo's reconciler took
-// among their events.
-func (b *Backend) Watch(ctx context.Context) <-chan domain.ClusterState {
-	in := b.Backend.Watch(ctx)
-	out := make(chan domain.ClusterState, 1)
-	kick := b.steps.subscribe()
-	go func() {
-		defer close(out)
-		defer b.steps.unsubscribe(kick)
-		var last domain.ClusterState
-		have := false
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case st, ok := <-in:
-				if !ok {
-					return
-				}
-				last, have = st, true
-			case <-kick:
-				if !have {
-					continue
-				}
-			}
-			st := last
-			if evs := b.steps.snapshot(); len(evs) > 0 {
-				st.Events = append(append([]domain.Event(nil), st.Events...), evs...)
-				sort.SliceStable(st.Events, func(i, j int) bool { return st.Events[i].Time.After(st.Events[j].Time) })
-			}
-			select { // latest wins
-			case <-out:
-			default:
-			}
-			select {
-			case out <- st:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out
-}
-
-// stepEvents are the reconciler's steps as events of the events pane.
-type stepEvents struct {
-	mu     sync.Mutex
-	events []domain.Event // newest first
-	kicks  map[chan struct{}]bool
-}
-
-func (s *stepEvents) add(st bluegreen.Step, clock domain.Clock) {
-	e := domain.Event{Time: st.Result.At, Source: domain.SourceAction, Type: "Normal", Reason: string(st.Action.Kind),
-		Object: "service/" + st.Action.Service, Message: st.Result.Message, Count: 1}
-	if e.Time.IsZero() {
-		e.Time = clock.Now()
-	}
-	if st.Err != nil {
-		e.Type, e.Message = "Warning", st.Err.Error()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.events = append([]domain.Event{e}, s.events...)[:min(len(s.events)+1, 20)]
-	for k := range s.kicks {
-		select {
-		case k <- struct{}{}:
-		default:
-		}
-	}
-}
-
-func (s *stepEvents) subscribe() chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.kicks == nil {
-		s.kicks = map[chan struct{}]bool{}
-	}
-	k := make(chan struct{}, 1)
-	s.kicks[k] = true
-	return k
-}
-
-func (s *stepEvents) unsubscribe(k chan struct{}) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.kicks, k)
-}
-
-func (s *stepEvents) snapshot() []domain.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]domain.Event(nil), s.events...)
-}

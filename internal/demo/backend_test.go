@@ -270,9 +270,22 @@ func TestBlueGreenDeploySwitchScaleDown(t *testing.T) {
 		}
 		c.Advance(time.Second)
 	}
-	if ev := b.steps.snapshot(); len(ev) == 0 || !strings.Contains(ev[0].Message, "switched checkout from blue") {
-		t.Errorf("step events %+v", ev)
+	// The switch shows among the events of the states the console watches.
+	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	var seen []domain.Event
+watch:
+	for st := range b.Watch(wctx) {
+		seen = st.Events
+		for _, e := range st.Events {
+			if strings.Contains(e.Message, "switched checkout from blue") {
+				break watch
+			}
+		}
 	}
+	if wctx.Err() != nil {
+		t.Errorf("no switch among the watched events: %+v", seen)
+	}
+	cancel()
 	c.Advance(61 * time.Second)
 	b.State()
 	c.Advance(time.Second)
