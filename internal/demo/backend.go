@@ -277,4 +277,3 @@ func (b *Backend) Execute(ctx context.Context, a domain.Action) (domain.Result, 
 	b.sync()
 	return res, err
 }
-
