@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -30,10 +31,15 @@ func deployFromKeys(t *testing.T, term *tmuxTerm, service, from, image string) {
 }
 
 // With --demo: a switches auto-guard on, a deploy of order-service:v2-bad from the keyboard
-// breaches, the GUARD column counts down, and the guard rolls it back and holds it.
+// breaches, the GUARD column counts down, and the guard rolls it back and holds it. The early
+// verdict is off here, so that the rule's `for` decides and the countdown shows.
 func TestConsoleGuardDemo(t *testing.T) {
 	needTmux(t)
-	term := startTmux(t, 120, 40, consoleEnv(t), binary(t), "--demo")
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte("guard:\n  early:\n    enabled: false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	term := startTmux(t, 120, 40, consoleEnv(t), binary(t), "--demo", "--config", cfg)
 	term.waitScreen("the demo", 15*time.Second, has("DEMO", "order-service", "auto-guard: off"))
 	term.keys("a")
 	term.waitScreen("auto-guard on", 5*time.Second, has("auto-guard: on"))
@@ -59,6 +65,29 @@ func TestConsoleGuardDemo(t *testing.T) {
 	term.waitScreen("the hold cleared", 10*time.Second, has("hold on order-service cleared"))
 	term.waitScreen("the guard watching again", 10*time.Second,
 		matches(regexp.MustCompile(`(?m)^▶order-service .* (watching|stable)\s*$`)))
+}
+
+// With --demo and the defaults, the early verdict decides as it does live: the demo's pods count
+// their requests from the same behaviour table, and v2-bad's 30 % of 5xx is rolled back within
+// seconds, the reason naming the counts.
+func TestConsoleGuardDemoEarlyVerdict(t *testing.T) {
+	needTmux(t)
+	term := startTmux(t, 120, 40, consoleEnv(t), binary(t), "--demo", "--guard")
+	term.waitScreen("the demo with auto-guard on", 15*time.Second, has("DEMO", "order-service", "auto-guard: on"))
+	deployFromKeys(t, term, "order-service", "order-service:v1", "order-service:v2-bad")
+	deployed := time.Now()
+	s := term.waitScreen("the early rollback", 20*time.Second, has("AutoRollback", "held"))
+	took := time.Since(deployed)
+	if !regexp.MustCompile(`(?m)^▶order-service +\d+/\d+ v1 `).MatchString(s) {
+		t.Errorf("order-service is not back on v1 after the rollback:\n%s", s)
+	}
+	if !regexp.MustCompile(`AutoRollback deployment/order-service errors: \d+ of \d+ requests in`).MatchString(s) {
+		t.Errorf("the rollback does not name the counted requests:\n%s", s)
+	}
+	if took > 15*time.Second {
+		t.Errorf("the early verdict took %s: the 5xx rule's for (20s) decided instead", took.Round(time.Second))
+	}
+	t.Logf("demo: v2-bad deployed to rolled back on screen in %s", took.Round(100*time.Millisecond))
 }
 
 // Against the sandbox: the same, on a real Deployment and real Prometheus, and the audit log

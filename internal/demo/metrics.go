@@ -159,3 +159,39 @@ func (m *metricsSource) History(ctx context.Context, svc domain.Service, window,
 	}
 	return out, nil
 }
+
+// Counters are the request counters of the pods of rss, as Prometheus would have last scraped
+// them: requests served since each pod became Ready, the 5xx among them, and the latency
+// histogram, from the same behaviour table as the frames. The guard's early verdict reads them.
+func (m *metricsSource) Counters(ctx context.Context, rss []domain.ReplicaSetRef) ([]domain.PodCounters, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	want := make(map[string]bool, len(rss))
+	for _, r := range rss {
+		if r.Namespace == Namespace {
+			want[r.Name] = true
+		}
+	}
+	now := m.clock.Now()
+	m.sim.mu.Lock()
+	defer m.sim.mu.Unlock()
+	var out []domain.PodCounters
+	for _, p := range m.sim.livesAt("", now) {
+		if !want[p.replicaSet] {
+			continue
+		}
+		b := simulator.BehaviourFor(p.image)
+		c := domain.PodCounters{Namespace: Namespace, Pod: p.name, ReplicaSet: p.replicaSet}
+		if p.ready(now) && b.Serving {
+			c.Requests = math.Floor(b.RPS * now.Sub(p.readyAt).Seconds())
+			c.Errors = math.Floor(c.Requests * b.ErrorRatio)
+			for i, share := range simulator.LatencyCDF(b.P99) {
+				c.Latency = append(c.Latency, domain.Bucket{LE: simulator.Buckets[i], Count: math.Floor(c.Requests * share)})
+			}
+			c.Latency = append(c.Latency, domain.Bucket{LE: math.Inf(1), Count: c.Requests})
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

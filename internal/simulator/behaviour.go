@@ -120,6 +120,14 @@ func (l latency) cdf(scale float64, out []float64) {
 	}
 }
 
+// LatencyCDF is the share of a behaviour's requests at or under each bound of Buckets: what
+// its latency histogram's buckets count, per request served.
+func LatencyCDF(p99 float64) []float64 {
+	out := make([]float64, len(Buckets))
+	latencyFor(p99).cdf(1, out)
+	return out
+}
+
 // mean is the mean latency in seconds, with the median scaled by scale.
 func (l latency) mean(scale float64) float64 {
 	return l.median * scale * math.Exp(sigma*sigma/2)
