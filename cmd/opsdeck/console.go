@@ -42,7 +42,7 @@ func runConsole(ctx context.Context, g *globals, demoMode, guardOn bool) error {
 		go cg.run(ctx)
 		return app.Run(ctx, b, cg.options(opts))
 	}
-	lb, err := g.liveBackend(ctx, cfg)
+	lb, err := g.clusterBackend(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -110,8 +110,8 @@ func consoleOptions(cfg config.Config, readOnly bool) app.Options {
 	}
 }
 
-// liveParts is the real backend with what built it.
-type liveParts struct {
+// clusterParts is the real backend with what built it.
+type clusterParts struct {
 	backend  *backend.Backend
 	conn     *cluster.Conn
 	recorder *actions.EventRecorder
@@ -124,10 +124,10 @@ type liveParts struct {
 }
 
 // close waits (briefly) for the Events of the actions taken to reach the API server.
-func (l *liveParts) close() { l.recorder.Close(eventFlushTimeout) }
+func (l *clusterParts) close() { l.recorder.Close(eventFlushTimeout) }
 
-// liveBackend connects to the cluster and Prometheus and starts the watches for ctx's life.
-func (g *globals) liveBackend(ctx context.Context, cfg config.Config) (*liveParts, error) {
+// clusterBackend connects to the cluster and Prometheus and starts the watches for ctx's life.
+func (g *globals) clusterBackend(ctx context.Context, cfg config.Config) (*clusterParts, error) {
 	conn, err := g.connect()
 	if err != nil {
 		return nil, err
@@ -140,7 +140,7 @@ func (g *globals) liveBackend(ctx context.Context, cfg config.Config) (*livePart
 	if err != nil {
 		return nil, err
 	}
-	parts := &liveParts{conn: conn, recorder: rec, watcher: w, exec: exec}
+	parts := &clusterParts{conn: conn, recorder: rec, watcher: w, exec: exec}
 	exec.BlueGreen = blueGreenSettings(cfg)
 	opts := backend.Options{Identity: conn.Identity, Watcher: w, Executor: exec, Clock: domain.SystemClock{},
 		Thresholds: cfg.ThresholdSet(), NoReconcile: g.observeOnly, ReconcileWhile: g.reconcileWhile}

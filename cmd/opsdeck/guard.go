@@ -129,7 +129,7 @@ func runGuard(ctx context.Context, g *globals, o guardOptions) error {
 		// Standbys leave pending blue-green switches and scale-downs to the leader too.
 		g.reconcileWhile = leading.Load
 	}
-	lb, err := g.liveBackend(ctx, cfg)
+	lb, err := g.clusterBackend(ctx, cfg)
 	if err != nil {
 		return err
 	}

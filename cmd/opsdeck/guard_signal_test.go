@@ -39,7 +39,7 @@ func TestGuardSignalRollsBackAtOnce(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	lb, err := g.liveBackend(ctx, cfg)
+	lb, err := g.clusterBackend(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func addListenFlags(cmd *cobra.Command, o *guardOptions) {
 
 // startListener binds the listener's address and serves it until ctx ends; stop waits for
 // its graceful shutdown (it ends the listener first if ctx has not ended).
-func startListener(ctx context.Context, cfg config.Config, lb *liveParts, o guardOptions, signals listener.Signals, log *slog.Logger) (stop func(), err error) {
+func startListener(ctx context.Context, cfg config.Config, lb *clusterParts, o guardOptions, signals listener.Signals, log *slog.Logger) (stop func(), err error) {
 	srv, err := newListener(cfg, lb, signals, log)
 	if err != nil {
 		return nil, err
@@ -68,7 +68,7 @@ func startListener(ctx context.Context, cfg config.Config, lb *liveParts, o guar
 // newListener assembles the listener from the configuration. Deploys go through the release
 // gate (policy, windows, freezes, approval, then the executor or the queue), rollbacks
 // straight through the executor, alerts to auto-guard.
-func newListener(cfg config.Config, lb *liveParts, signals listener.Signals, log *slog.Logger) (*listener.Server, error) {
+func newListener(cfg config.Config, lb *clusterParts, signals listener.Signals, log *slog.Logger) (*listener.Server, error) {
 	l := cfg.Listener
 	srv := &listener.Server{
 		Auth:           listener.KubeAuth{Client: lb.conn.Client},

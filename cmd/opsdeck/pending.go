@@ -23,7 +23,7 @@ const pendingInterval = time.Second
 
 // pendingReconciler performs due pending deploys (queued, scheduled, approved) through the
 // process's one executor. while, when set, gates it (the leader's, under --leader-elect).
-func pendingReconciler(cfg config.Config, lb *liveParts, while func() bool, logf func(string)) *release.Reconciler {
+func pendingReconciler(cfg config.Config, lb *clusterParts, while func() bool, logf func(string)) *release.Reconciler {
 	host, _ := os.Hostname()
 	list := lb.watcher.Deployments
 	if while != nil {
@@ -63,7 +63,7 @@ func pendingReconciler(cfg config.Config, lb *liveParts, while func() bool, logf
 const freezePoll = 5 * time.Second
 
 // pollNamespaceFreeze keeps the namespace's freeze in out until ctx ends.
-func pollNamespaceFreeze(ctx context.Context, lb *liveParts, out *atomic.Pointer[domain.FreezeInfo]) {
+func pollNamespaceFreeze(ctx context.Context, lb *clusterParts, out *atomic.Pointer[domain.FreezeInfo]) {
 	t := time.NewTicker(freezePoll)
 	defer t.Stop()
 	for {

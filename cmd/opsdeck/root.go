@@ -48,7 +48,7 @@ type globals struct {
 	streams       streams
 	// display is how the user calls us: "opsdeck", or "kubectl opsdeck" as a plugin.
 	display string
-	// observeOnly keeps the live backend from finishing pending blue-green steps (guard --dry-run).
+	// observeOnly keeps the backend from finishing pending blue-green steps (guard --dry-run).
 	observeOnly bool
 	// settled are the actions of unknown outcome found in the audit log at start.
 	settled []actions.Settled

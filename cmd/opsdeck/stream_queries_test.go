@@ -48,10 +48,10 @@ func TestQueriesPerRound(t *testing.T) {
 		queries int
 		judged  bool // auto-guard's verdict on web is in the round
 	}
-	measure := func(t *testing.T, start func(ctx context.Context, lb *liveParts, rounds chan<- round)) {
+	measure := func(t *testing.T, start func(ctx context.Context, lb *clusterParts, rounds chan<- round)) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		lb, err := g.liveBackend(ctx, cfg)
+		lb, err := g.clusterBackend(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +97,7 @@ func TestQueriesPerRound(t *testing.T) {
 	}
 
 	t.Run("console", func(t *testing.T) {
-		measure(t, func(ctx context.Context, lb *liveParts, rounds chan<- round) {
+		measure(t, func(ctx context.Context, lb *clusterParts, rounds chan<- round) {
 			cg := newConsoleGuard(cfg, lb.backend, lb.recorder, true, false, cfg.Refresh.Duration)
 			go cg.run(ctx)
 			go func() { // what the console's UI reads
@@ -108,7 +108,7 @@ func TestQueriesPerRound(t *testing.T) {
 		})
 	})
 	t.Run("guard", func(t *testing.T) {
-		measure(t, func(ctx context.Context, lb *liveParts, rounds chan<- round) {
+		measure(t, func(ctx context.Context, lb *clusterParts, rounds chan<- round) {
 			r := newGuardRunner(cfg, lb.backend, lb.recorder, true, nil)
 			seq := 0
 			r.OnEvaluate = func(ev guard.Evaluation) {

@@ -142,7 +142,7 @@ func (g *globals) timelineSources(ctx context.Context, cfg config.Config, conn *
 
 // consoleTimeline is the console's t key: it writes the selected service's timeline of the last
 // two hours as Markdown beside the audit log (timelines/NS_NAME_TIME.md) and returns its path.
-func (g *globals) consoleTimeline(cfg config.Config, lb *liveParts) func(ctx context.Context, svc domain.Service) (string, error) {
+func (g *globals) consoleTimeline(cfg config.Config, lb *clusterParts) func(ctx context.Context, svc domain.Service) (string, error) {
 	return func(ctx context.Context, svc domain.Service) (string, error) {
 		src, err := g.timelineSources(ctx, cfg, lb.conn, lb.backend.Revisions)
 		if err != nil {

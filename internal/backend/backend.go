@@ -65,10 +65,10 @@ var (
 // New starts the watcher for the life of ctx and returns the backend.
 func New(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.Watcher == nil {
-		return nil, errors.New("live backend: no cluster watcher")
+		return nil, errors.New("backend: no cluster watcher")
 	}
 	if opts.Executor == nil {
-		return nil, errors.New("live backend: no executor")
+		return nil, errors.New("backend: no executor")
 	}
 	if opts.Clock == nil {
 		opts.Clock = domain.SystemClock{}
