@@ -4,8 +4,8 @@ import "time"
 
 // Round is what the backend's state stream publishes once per refresh: the cluster state it
 // was read for, the one metrics frame of the process, and what the actors beside the stream
-// (auto-guard, the blue-green reconciler) made of them. The console, `opsdeck guard` and
-// `opsdeck status` consume rounds instead of each reading metrics.
+// (auto-guard, the blue-green reconciler) made of them. The console and `opsdeck guard`
+// consume rounds instead of each reading metrics.
 type Round struct {
 	// Seq counts the rounds of a stream from 1.
 	Seq int

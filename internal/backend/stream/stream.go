@@ -1,8 +1,9 @@
 // Package stream is the backend's one state stream: one loop per process reads a metrics
 // frame for the latest synced cluster state at one cadence, hands it to the actors beside it
 // (auto-guard, the blue-green reconciler), and publishes the round to its consumers (the
-// console, `opsdeck guard`, `opsdeck status`). It works over any domain.Backend, the real
-// one or the demo, and imports nothing but the domain, so the UI may consume it.
+// console and `opsdeck guard`; `opsdeck status` is a one-shot that reads one frame). It works
+// over any domain.Backend, the real one or the demo, and imports nothing but the domain, so
+// the UI may consume it.
 package stream
 
 import (
