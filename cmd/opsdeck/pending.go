@@ -8,13 +8,11 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/opsdeck/opsdeck/config"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/release"
+	"github.com/opsdeck/opsdeck/internal/safe"
 )
 
 // pendingInterval is how often the pending deploys' reconciler looks at the watched
@@ -40,19 +38,16 @@ func pendingReconciler(cfg config.Config, lb *clusterParts, while func() bool, l
 		StaleAfter:  30 * time.Second,
 		Deployments: list,
 		// Read only for a namespace that has a pending deploy, and only then.
-		NamespaceFreeze: func(ns string) *corev1.ConfigMap {
+		NamespaceFreeze: func(ns string) *release.Freeze {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			cm, err := lb.conn.Client.CoreV1().ConfigMaps(ns).Get(ctx, release.FreezeConfigMap, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
-				return nil
-			}
+			f, err := release.NamespaceFreeze(ctx, lb.conn.Client, ns)
 			if err != nil {
 				// Unknown is not "not frozen": hold automated deploys a minute and say why.
-				return release.FreezeConfigMapFor(ns, release.Freeze{Until: time.Now().Add(time.Minute),
-					Reason: "cannot read the namespace freeze: " + err.Error(), By: "opsdeck"})
+				return &release.Freeze{Scope: "all", Until: time.Now().Add(time.Minute),
+					Reason: "cannot read the namespace freeze: " + safe.OneLine(err.Error()), By: "opsdeck"}
 			}
-			return cm
+			return f
 		},
 		Log: logf,
 	}

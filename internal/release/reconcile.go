@@ -6,7 +6,6 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -27,10 +26,12 @@ type Reconciler struct {
 	// Who names this process in claims ("guard@host/pid").
 	Who        string
 	StaleAfter time.Duration
-	// Deployments lists the watched Deployments from an informer cache; NamespaceFreeze reads
-	// the opsdeck-freeze ConfigMap of a namespace from a cache (nil: none).
+	// Deployments lists the watched Deployments from an informer cache; NamespaceFreeze is the
+	// freeze of a namespace (nil: none), read only for a namespace with a waiting deploy. A
+	// freeze that cannot be read is best answered as a short freeze that says so: unknown is
+	// not "not frozen".
 	Deployments     func() []*appsv1.Deployment
-	NamespaceFreeze func(ns string) *corev1.ConfigMap
+	NamespaceFreeze func(ns string) *Freeze
 	// Log receives one line per thing done; nil discards.
 	Log func(string)
 }
@@ -103,7 +104,7 @@ func (r *Reconciler) one(ctx context.Context, d *appsv1.Deployment, p *Pending) 
 	} else {
 		var nsFreeze *Freeze
 		if r.NamespaceFreeze != nil {
-			nsFreeze = FreezeFromConfigMap(r.NamespaceFreeze(d.Namespace))
+			nsFreeze = r.NamespaceFreeze(d.Namespace)
 		}
 		pol, err := r.Policies.Resolve(d.Name, d.Annotations)
 		if err != nil {

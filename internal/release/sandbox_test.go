@@ -12,7 +12,6 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
@@ -55,9 +54,9 @@ func startProcess(t *testing.T, client kubernetes.Interface, ns, who string, clo
 	p := &process{log: path, stop: cancel, done: make(chan struct{})}
 	p.rec = &Reconciler{Client: client, Exec: exec, Clock: clock, Who: who, StaleAfter: 5 * time.Second,
 		Deployments: func() []*appsv1.Deployment { ds, _ := dl.List(labels.Everything()); return ds },
-		NamespaceFreeze: func(ns string) *corev1.ConfigMap {
+		NamespaceFreeze: func(ns string) *Freeze {
 			cm, _ := cml.ConfigMaps(ns).Get(FreezeConfigMap)
-			return cm
+			return FreezeFromConfigMap(cm)
 		},
 		Log: func(s string) { t.Logf("%s: %s", who, s) }}
 	go func() {
