@@ -197,7 +197,6 @@ func (s *sim) syncDeployment(ctx context.Context, d *appsv1.Deployment, owned []
 		}
 		newRS = created
 		owned = append(owned, newRS)
-		maxRev++
 	} else if revisionOf(newRS) < maxRev || d.Annotations[changeCause] != newRS.Annotations[changeCause] && d.Annotations[changeCause] != "" {
 		rs := newRS.DeepCopy()
 		if revisionOf(rs) < maxRev {
