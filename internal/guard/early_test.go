@@ -134,3 +134,25 @@ func TestEarlyVerdictOnlyCountsRequests(t *testing.T) {
 		t.Error("a CPU rule was decided by counts")
 	}
 }
+
+// The early verdict counts the requests of a rollout that can be rolled back: a Deployment's
+// first revision (a fleet just deployed, a sandbox just seeded) is not counted, however many
+// there are, so the one counters query does not read every pod of the fleet.
+func TestCountScopeOnlyRollbackableRollouts(t *testing.T) {
+	e := New(earlyConfig())
+	fresh := service(domain.PhaseProgressing, t0, rs(1, "5c8d7f9b6a", "fresh-service:v1"))
+	fresh.Name = "fresh-service"
+	rollout := service(domain.PhaseProgressing, t0, bad2, good1)
+	scope := e.countScope(t0.Add(time.Minute), domain.ClusterState{Services: []domain.Service{fresh, rollout}, Synced: true})
+	if _, ok := scope["shop/"+bad2.Name]; !ok {
+		t.Errorf("the new revision of a rollout with an earlier one is not counted: %v", scope)
+	}
+	for key := range scope {
+		if key != "shop/"+bad2.Name && key != "shop/"+good1.Name {
+			t.Errorf("counted %s: only order-service's revisions can lead to a rollback", key)
+		}
+	}
+	if n := len(e.countScope(t0.Add(time.Minute), state(fresh))); n != 0 {
+		t.Errorf("a first revision is counted (%d ReplicaSets), though there is nothing to roll back to", n)
+	}
+}

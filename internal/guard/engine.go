@@ -385,12 +385,16 @@ func (e *Engine) inWindow(svc domain.Service, now time.Time) bool {
 }
 
 // countScope is what the early verdict counts: the new and the serving old ReplicaSets of
-// every service in its window, keyed namespace/replicaset.
+// every service in its window that has an earlier revision to return to, keyed
+// namespace/replicaset (a blue-green service always has: the other colour). A Deployment's
+// first revision cannot be rolled back, so its requests are
+// not counted: after a fleet's first deploy (or a sandbox's seeding) that keeps the one
+// counters query from reading every pod of every service.
 func (e *Engine) countScope(now time.Time, st domain.ClusterState) map[string]countScope {
 	scope := map[string]countScope{}
 	for _, svc := range st.Services {
 		newRS, ok := svc.NewReplicaSet()
-		if !ok || !e.inWindow(svc, now) {
+		if !ok || !e.inWindow(svc, now) || (svc.BlueGreen == nil && !hasEarlierRevision(svc)) {
 			continue
 		}
 		scope[svc.Namespace+"/"+newRS.Name] = countScope{Since: newRS.Created}
@@ -399,6 +403,16 @@ func (e *Engine) countScope(now time.Time, st domain.ClusterState) map[string]co
 		}
 	}
 	return scope
+}
+
+// hasEarlierRevision tells whether svc has a ReplicaSet of a revision before its current one.
+func hasEarlierRevision(svc domain.Service) bool {
+	for _, rs := range svc.ReplicaSets {
+		if rs.Revision < svc.Revision {
+			return true
+		}
+	}
+	return false
 }
 
 // target is the revision to return to: the newest known-good one, else the newest before the
