@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/opsdeck/opsdeck/internal/demo"
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/ui/keys/keytest"
 	"github.com/opsdeck/opsdeck/ui/theme"
 )
 
@@ -126,7 +127,7 @@ func (h *harness) until(what string, cond func(m Model) bool) {
 func (h *harness) press(keys ...string) {
 	h.t.Helper()
 	for _, k := range keys {
-		h.send(keyMsg(k))
+		h.send(keytest.Press(k))
 		h.until("the executor's plan", func(m Model) bool { return m.flow.stage != stagePlanning })
 	}
 }
@@ -137,29 +138,6 @@ func (h *harness) typeText(s string) {
 	for _, r := range s {
 		h.send(tea.KeyPressMsg{Code: r, Text: string(r)})
 	}
-}
-
-func keyMsg(k string) tea.KeyPressMsg {
-	switch k {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "tab":
-		return tea.KeyPressMsg{Code: tea.KeyTab}
-	case "backspace":
-		return tea.KeyPressMsg{Code: tea.KeyBackspace}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	case "up":
-		return tea.KeyPressMsg{Code: tea.KeyUp}
-	case "ctrl+c":
-		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
-	case "ctrl+u":
-		return tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl}
-	}
-	r := []rune(k)[0]
-	return tea.KeyPressMsg{Code: r, Text: k}
 }
 
 // synced waits until the model shows the backend's state at the clock's time.

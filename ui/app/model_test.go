@@ -14,6 +14,7 @@ import (
 	"github.com/opsdeck/opsdeck/internal/guard"
 	"github.com/opsdeck/opsdeck/internal/imageref"
 	"github.com/opsdeck/opsdeck/ui/components/dialog"
+	"github.com/opsdeck/opsdeck/ui/keys/keytest"
 )
 
 func selectedName(m Model) string {
@@ -464,7 +465,7 @@ func TestHelpDetailsFocusQuit(t *testing.T) {
 	if h.m.focus.details {
 		t.Fatal("esc did not leave details")
 	}
-	_, cmd := h.m.Update(keyMsg("q"))
+	_, cmd := h.m.Update(keytest.Press("q"))
 	if cmd == nil {
 		t.Fatal("q returned no command")
 	}

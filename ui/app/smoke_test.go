@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 	"github.com/opsdeck/opsdeck/internal/demo"
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/ui/keys/keytest"
 )
 
 // recorder wraps the console and keeps the last screen it rendered, so the test can wait
@@ -75,20 +76,20 @@ func TestSmokeDeployToComplete(t *testing.T) {
 
 	waitScreen("the services", contains("▶cart-service"))
 	waitScreen("metrics", contains("metrics ok"))
-	tm.Send(keyMsg("d"))
+	tm.Send(keytest.Press("d"))
 	waitScreen("the deploy prompt", contains("new image (now cart-service:v1)"))
-	tm.Send(keyMsg("ctrl+u"))
+	tm.Send(keytest.Press("ctrl+u"))
 	tm.Type("cart-service:v2")
-	tm.Send(keyMsg("enter"))
+	tm.Send(keytest.Press("enter"))
 	waitScreen("the confirmation", contains("cart-service:v1 -> cart-service:v2"))
-	tm.Send(keyMsg("y"))
+	tm.Send(keytest.Press("y"))
 	waitScreen("the action's result", contains("deployed cart-service:v2"))
 	waitScreen("the rollout to complete", contains("r2 cart-service:v2  complete"))
 
 	// The terminal got the same screen (teatest's output, in plain ASCII).
 	teatest.WaitFor(t, tm.Output(), func(bts []byte) bool { return strings.Contains(string(bts), "complete") },
 		teatest.WithDuration(5*time.Second))
-	tm.Send(keyMsg("q"))
+	tm.Send(keytest.Press("q"))
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(recorder)
 	svc, ok := final.state.FindByName("shop", "cart-service")
 	if !ok || svc.Revision != 2 || svc.Phase != domain.PhaseComplete || svc.Image != "cart-service:v2" {

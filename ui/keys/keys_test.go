@@ -6,13 +6,9 @@ import (
 	"testing"
 
 	"charm.land/bubbles/v2/key"
-	tea "charm.land/bubbletea/v2"
 	"github.com/opsdeck/opsdeck/config"
+	"github.com/opsdeck/opsdeck/ui/keys/keytest"
 )
-
-func press(s string) tea.KeyPressMsg {
-	return tea.KeyPressMsg{Code: []rune(s)[0], Text: s}
-}
 
 func TestDefaultsFollowTheDesign(t *testing.T) {
 	k := Default()
@@ -20,11 +16,11 @@ func TestDefaultsFollowTheDesign(t *testing.T) {
 		"j": k.Down, "k": k.Up, "d": k.Deploy, "r": k.Rollback, "a": k.Guard, "p": k.Pause,
 		"R": k.Restart, "s": k.Scale, "/": k.Filter, "?": k.Help, "q": k.Quit, "y": k.Confirm, "t": k.Timeline, "l": k.Logs,
 	} {
-		if !key.Matches(press(s), b) {
+		if !key.Matches(keytest.Press(s), b) {
 			t.Errorf("%s does not trigger %q", s, b.Help().Desc)
 		}
 	}
-	if key.Matches(press("r"), k.Restart) {
+	if key.Matches(keytest.Press("r"), k.Restart) {
 		t.Error("r and R must differ")
 	}
 }
@@ -34,14 +30,14 @@ func TestApply(t *testing.T) {
 	if err := k.Apply(map[string][]string{"deploy": {"D", "ctrl+d"}, "rollback": {"b"}}); err != nil {
 		t.Fatal(err)
 	}
-	if key.Matches(press("d"), k.Deploy) || !key.Matches(press("D"), k.Deploy) || k.Deploy.Help().Key != "D/ctrl+d" {
+	if key.Matches(keytest.Press("d"), k.Deploy) || !key.Matches(keytest.Press("D"), k.Deploy) || k.Deploy.Help().Key != "D/ctrl+d" {
 		t.Errorf("deploy: %v %q", k.Deploy.Keys(), k.Deploy.Help().Key)
 	}
 	err := k.Apply(map[string][]string{"deplo": {"x"}, "scale": nil, "help": {"h"}})
 	if err == nil || !strings.Contains(err.Error(), `unknown action "deplo"`) || !strings.Contains(err.Error(), `"scale" has no keys`) {
 		t.Fatalf("error %v", err)
 	}
-	if !key.Matches(press("h"), k.Help) {
+	if !key.Matches(keytest.Press("h"), k.Help) {
 		t.Error("valid entries are applied despite errors")
 	}
 	if len(Names()) != 27 {

@@ -5,13 +5,11 @@ import (
 	"testing"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/ui/keys"
+	"github.com/opsdeck/opsdeck/ui/keys/keytest"
 	"github.com/opsdeck/opsdeck/ui/theme"
 )
-
-func press(k string) tea.KeyPressMsg { return tea.KeyPressMsg{Code: []rune(k)[0], Text: k} }
 
 // TestScrollKeys: the pane scrolls on its own keys, newest first, and stops at either end.
 func TestScrollKeys(t *testing.T) {
@@ -26,15 +24,15 @@ func TestScrollKeys(t *testing.T) {
 		{"j", "action d"}, {"j", "action c"}, {"k", "action d"},
 		{"G", "action a"}, {"j", "action a"}, {"g", "action e"}, {"k", "action e"},
 	} {
-		if !m.Handles(press(step.key)) {
+		if !m.Handles(keytest.Press(step.key)) {
 			t.Fatalf("%q is not a key of the pane", step.key)
 		}
-		m, _ = m.Update(press(step.key))
+		m, _ = m.Update(keytest.Press(step.key))
 		if !strings.Contains(top(), step.want) {
 			t.Fatalf("after %q the top line is %q, want %q", step.key, top(), step.want)
 		}
 	}
-	if m.Handles(press("d")) || m.Handles(press("/")) {
+	if m.Handles(keytest.Press("d")) || m.Handles(keytest.Press("/")) {
 		t.Fatal("the pane claims keys that are not its own")
 	}
 }
@@ -46,7 +44,7 @@ func TestScrollKeysFollowOverrides(t *testing.T) {
 	}
 	m := New(theme.Plain())
 	m.SetKeyMap(km.Scrolling())
-	if m.Handles(press("j")) || !m.Handles(press("n")) {
+	if m.Handles(keytest.Press("j")) || !m.Handles(keytest.Press("n")) {
 		t.Fatalf("keys %v", m.KeyMap().Down.Keys())
 	}
 }

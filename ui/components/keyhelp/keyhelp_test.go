@@ -5,18 +5,11 @@ import (
 	"testing"
 
 	"charm.land/bubbles/v2/key"
-	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/opsdeck/opsdeck/ui/keys"
+	"github.com/opsdeck/opsdeck/ui/keys/keytest"
 	"github.com/opsdeck/opsdeck/ui/theme"
 )
-
-func press(k string) tea.KeyPressMsg {
-	if k == "esc" {
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	}
-	return tea.KeyPressMsg{Code: []rune(k)[0], Text: k}
-}
 
 func TestClosingKeysFollowOverrides(t *testing.T) {
 	km := keys.Default()
@@ -29,7 +22,7 @@ func TestClosingKeysFollowOverrides(t *testing.T) {
 		open bool
 	}{{"j", true}, {"?", true}, {"h", false}, {"esc", false}} {
 		m.Open()
-		if m, _ = m.Update(press(step.key)); m.IsOpen() != step.open {
+		if m, _ = m.Update(keytest.Press(step.key)); m.IsOpen() != step.open {
 			t.Fatalf("%q: open %v, want %v", step.key, m.IsOpen(), step.open)
 		}
 	}

@@ -10,22 +10,9 @@ import (
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/podlogs"
 	"github.com/opsdeck/opsdeck/ui/keys"
+	"github.com/opsdeck/opsdeck/ui/keys/keytest"
 	"github.com/opsdeck/opsdeck/ui/theme"
 )
-
-func press(k string) tea.KeyPressMsg {
-	switch k {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "tab":
-		return tea.KeyPressMsg{Code: tea.KeyTab}
-	case "left":
-		return tea.KeyPressMsg{Code: tea.KeyLeft}
-	}
-	return tea.KeyPressMsg{Code: []rune(k)[0], Text: k}
-}
 
 func view(km keys.KeyMap) Model {
 	return New(theme.Plain(), NewKeyMap(km), "orders", []podlogs.Target{
@@ -53,7 +40,7 @@ func TestPodKeysRestartTheStream(t *testing.T) {
 		var out Outcome
 		var cmd tea.Cmd
 		gen := m.gen
-		m, out, cmd = m.Update(press(step.key))
+		m, out, cmd = m.Update(keytest.Press(step.key))
 		if out != Stay || cmd == nil || m.gen != gen+1 || pod(m) != step.pod || m.Previous() != step.previous {
 			t.Fatalf("after %q: outcome %d, new stream %v, pod %s, previous %v", step.key, out, cmd != nil && m.gen == gen+1, pod(m), m.Previous())
 		}
@@ -67,7 +54,7 @@ func TestSearchThenClose(t *testing.T) {
 	m.SetSize(80, 10)
 	var out Outcome
 	for _, k := range []string{"/", "f", "a", "i", "l", "enter"} {
-		m, out, _ = m.Update(press(k))
+		m, out, _ = m.Update(keytest.Press(k))
 		if out != Stay {
 			t.Fatalf("%q while searching: outcome %d", k, out)
 		}
@@ -75,13 +62,13 @@ func TestSearchThenClose(t *testing.T) {
 	if m.Searching() || m.Query != "fail" || strings.Contains(m.View(), "GET /orders") || !strings.Contains(m.View(), "payment failed") {
 		t.Fatalf("search: searching %v, query %q:\n%s", m.Searching(), m.Query, m.View())
 	}
-	if m, out, _ = m.Update(press("esc")); out != Stay || m.Query != "" {
+	if m, out, _ = m.Update(keytest.Press("esc")); out != Stay || m.Query != "" {
 		t.Fatalf("esc should clear the search first: outcome %d, query %q", out, m.Query)
 	}
-	if _, out, _ = m.Update(press("esc")); out != Close {
+	if _, out, _ = m.Update(keytest.Press("esc")); out != Close {
 		t.Fatalf("esc without a search: outcome %d", out)
 	}
-	if _, out, _ = m.Update(press("q")); out != Close {
+	if _, out, _ = m.Update(keytest.Press("q")); out != Close {
 		t.Fatalf("q: outcome %d", out)
 	}
 }
@@ -92,13 +79,13 @@ func TestLogsKeysFollowOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := view(km)
-	if m2, _, _ := m.Update(press("n")); pod(m2) != "orders-b" {
+	if m2, _, _ := m.Update(keytest.Press("n")); pod(m2) != "orders-b" {
 		t.Fatalf("n: pod %s", pod(m2))
 	}
-	if _, out, _ := m.Update(press("q")); out != Stay {
+	if _, out, _ := m.Update(keytest.Press("q")); out != Stay {
 		t.Fatalf("q still closes after quit was rebound: outcome %d", out)
 	}
-	if _, out, _ := m.Update(press("Q")); out != Close {
+	if _, out, _ := m.Update(keytest.Press("Q")); out != Close {
 		t.Fatalf("Q: outcome %d", out)
 	}
 	m.SetSize(120, 6)
@@ -160,7 +147,7 @@ func TestStreamEndsAndRetries(t *testing.T) {
 		t.Fatalf("after the retry (streams %v):\n%s", src.streams, m.View())
 	}
 	// An end from before a pod switch is dropped.
-	m, _, _ = m.Update(press("tab"))
+	m, _, _ = m.Update(keytest.Press("tab"))
 	status := m.status
 	if m, _, _ = m.Update(endedMsg{gen: m.gen - 1, err: errors.New("old")}); m.status != status {
 		t.Fatalf("an old stream's end changed the status to %q", m.status)

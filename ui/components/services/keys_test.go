@@ -3,28 +3,13 @@ package services
 import (
 	"testing"
 
-	tea "charm.land/bubbletea/v2"
 	"github.com/opsdeck/opsdeck/ui/keys"
+	"github.com/opsdeck/opsdeck/ui/keys/keytest"
 )
-
-// press builds a key the way the terminal sends it.
-func press(k string) tea.KeyPressMsg {
-	switch k {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	case "backspace":
-		return tea.KeyPressMsg{Code: tea.KeyBackspace}
-	}
-	return tea.KeyPressMsg{Code: []rune(k)[0], Text: k}
-}
 
 func send(m Model, ks ...string) Model {
 	for _, k := range ks {
-		m, _ = m.Update(press(k))
+		m, _ = m.Update(keytest.Press(k))
 	}
 	return m
 }
