@@ -12,16 +12,24 @@ import (
 	"github.com/opsdeck/opsdeck/internal/guard"
 )
 
-// The console's state stream works over any backend: over the demo (--demo), its rounds carry
-// the demo's metrics and auto-guard's verdict on every service, each round one frame read.
-func TestConsoleStreamOverTheDemo(t *testing.T) {
+// demoForStream is the demo backend, with its audit log in the test's directory, for the life of
+// the test.
+func demoForStream(t *testing.T) (context.Context, *demo.Backend) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	b, err := demo.New(ctx, domain.SystemClock{}, demo.WithAuditLog(filepath.Join(t.TempDir(), "audit.jsonl")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	t.Cleanup(b.Close)
+	return ctx, b
+}
+
+// The console's state stream works over any backend: over the demo (--demo), its rounds carry
+// the demo's metrics and auto-guard's verdict on every service, each round one frame read.
+func TestConsoleStreamOverTheDemo(t *testing.T) {
+	ctx, b := demoForStream(t)
 	cg := newConsoleGuard(config.Default(), b, nil, true, false, 100*time.Millisecond)
 	go cg.run(ctx)
 	deadline := time.After(20 * time.Second)
@@ -51,13 +59,7 @@ func TestConsoleStreamOverTheDemo(t *testing.T) {
 // A console whose namespace has a guard leader stands aside: its rounds name the leader, judge
 // nothing (every verdict off, though auto-guard is on here) and come at the console's refresh.
 func TestConsoleStreamStandsAsideForALeader(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	b, err := demo.New(ctx, domain.SystemClock{}, demo.WithAuditLog(filepath.Join(t.TempDir(), "audit.jsonl")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	ctx, b := demoForStream(t)
 	cg := newConsoleGuard(config.Default(), b, nil, true, false, 300*time.Millisecond)
 	cg.leader.Store(&leaderClaim{pod: "opsdeck-guard-0", expires: time.Now().Add(time.Minute)})
 	if got := cg.interval(); got != 300*time.Millisecond {
