@@ -188,12 +188,6 @@ func (r *Runner) Report(ev Evaluation) {
 	}
 }
 
-// Round runs one evaluation against a cluster state: it reads a metrics frame, judges every
-// service and executes the decisions. A stream's rounds come to Act instead, frame read.
-func (r *Runner) Round(ctx context.Context, st domain.ClusterState) Evaluation {
-	return r.Judge(ctx, st, r.readMetrics(ctx, st.Services))
-}
-
 // Judge runs one evaluation of a frame read for st: it reads the early verdict's counters
 // (within ReadTimeout), judges every service, executes the decisions and raises the alerts.
 func (r *Runner) Judge(ctx context.Context, st domain.ClusterState, frame domain.MetricsFrame) Evaluation {
@@ -256,19 +250,6 @@ func (r *Runner) Judge(ctx context.Context, st domain.ClusterState, frame domain
 		r.OnEvaluate(ev)
 	}
 	return ev
-}
-
-// readMetrics reads a frame within ReadTimeout. A backend that ignores its context still cannot
-// hold the round: past the deadline the frame is "Prometheus unavailable" (inconclusive).
-func (r *Runner) readMetrics(ctx context.Context, services []domain.Service) domain.MetricsFrame {
-	timeout := orDuration(r.ReadTimeout, 10*time.Second)
-	f, err := stream.WithDeadline(ctx, timeout, func(ctx context.Context) (domain.MetricsFrame, error) {
-		return r.Backend.Metrics(ctx, services), nil
-	})
-	if err != nil {
-		return domain.MetricsFrame{At: r.Clock.Now(), Err: fmt.Errorf("metrics: no answer within %s: %w", timeout, err)}
-	}
-	return f
 }
 
 // readCounts adds to f the request counts of the ReplicaSets of every service in its guard
