@@ -221,11 +221,14 @@ func (m *Model) focusMetrics() {
 	if !ok {
 		return
 	}
-	rows := m.table.Visible()
+	// Only the rows on screen: copying the whole table here, every update, was the
+	// console's largest allocation at 2,000 services.
 	first, n := m.table.VisibleRange()
 	keys := make([]string, 0, n+1)
-	for i := first; i < first+n && i < len(rows); i++ {
-		keys = append(keys, rows[i].Key())
+	for i := first; i < first+n; i++ {
+		if svc, ok := m.table.Row(i); ok {
+			keys = append(keys, svc.Key())
+		}
 	}
 	if s, ok := m.table.Selected(); ok {
 		keys = append(keys, s.Key())

@@ -186,6 +186,14 @@ func (m Model) Selected() (domain.Service, bool) {
 	return m.all[m.rows[m.cursor]], true
 }
 
+// Row is the service in display row i (filtered and sorted), false past the last row.
+func (m Model) Row(i int) (domain.Service, bool) {
+	if i < 0 || i >= len(m.rows) {
+		return domain.Service{}, false
+	}
+	return m.all[m.rows[i]], true
+}
+
 // Visible returns the services in display order (filtered and sorted).
 func (m Model) Visible() []domain.Service {
 	out := make([]domain.Service, len(m.rows))
