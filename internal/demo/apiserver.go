@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/kubernetes/scheme"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -38,9 +37,9 @@ type apiServer struct {
 }
 
 // newClientset returns a fake clientset served by an apiServer on clock.
-func newClientset(clock domain.Clock) (*fake.Clientset, *apiServer) {
+func newClientset(clock domain.Clock) (*client, *apiServer) {
 	api := &apiServer{ObjectTracker: k8stesting.NewObjectTracker(scheme.Scheme, scheme.Codecs.UniversalDecoder()), clock: clock}
-	cs := fake.NewClientset()
+	cs := &client{}
 	cs.PrependReactor("*", "*", k8stesting.ObjectReaction(api))
 	cs.PrependReactor("*", "deployments", api.scale)
 	cs.PrependWatchReactor("*", func(action k8stesting.Action) (bool, watch.Interface, error) {
