@@ -11,7 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/opsdeck/opsdeck/internal/bluegreen"
@@ -25,13 +26,11 @@ var blueGreenSelector = bluegreen.StrategyLabel + "=" + bluegreen.StrategyValue
 // servicesInformer adds the informer on blue-green Services to set. A user who may not list
 // Services sees no blue-green service, but the watches stay healthy and synced: the informer
 // counts as synced once the API server has refused it.
-func (w *Watcher) servicesInformer(set *nsInformers, base []informers.SharedInformerOption, handler cache.ResourceEventHandler) {
-	opts := append(append([]informers.SharedInformerOption{}, base...),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = blueGreenSelector }))
-	f := informers.NewSharedInformerFactoryWithOptions(w.client, 0, opts...)
-	s := f.Core().V1().Services()
-	set.services = s.Lister()
-	inf := s.Informer()
+func (w *Watcher) servicesInformer(set *nsInformers, ns string, indexers cache.Indexers, handler cache.ResourceEventHandler) {
+	inf := coreinformers.NewFilteredServiceInformer(w.client, ns, 0, indexers,
+		func(o *metav1.ListOptions) { o.LabelSelector = blueGreenSelector })
+	_ = inf.SetTransform(trimObject)
+	set.services = corelisters.NewServiceLister(inf.GetIndexer())
 	forbidden := &atomic.Bool{}
 	_ = inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
 		if apierrors.IsForbidden(err) {
@@ -43,7 +42,7 @@ func (w *Watcher) servicesInformer(set *nsInformers, base []informers.SharedInfo
 		w.watchFailed(err)
 	})
 	_, _ = inf.AddEventHandler(handler)
-	set.factories = append(set.factories, f)
+	set.informers = append(set.informers, inf)
 	set.synced = append(set.synced, func() bool { return inf.HasSynced() || forbidden.Load() })
 }
 

@@ -14,7 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
+	appsinformers "k8s.io/client-go/informers/apps/v1"
+	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -42,7 +43,7 @@ type WatchOptions struct {
 
 // nsInformers are the informers of one watched namespace (or of all of them).
 type nsInformers struct {
-	factories []informers.SharedInformerFactory
+	informers []cache.SharedIndexInformer
 	deploys   appslisters.DeploymentLister
 	rss       appslisters.ReplicaSetLister
 	pods      corelisters.PodLister
@@ -108,38 +109,41 @@ func NewWatcher(client kubernetes.Interface, opts WatchOptions) (*Watcher, error
 	return w, nil
 }
 
+// Each informer is built on its own (client-go's informers/apps/v1 and core/v1), not through
+// a SharedInformerFactory: the factory's ForResource names every API group's informer and
+// lister, and linking all of them made opsdeck's binary, and its resident pages, larger.
 func (w *Watcher) newInformers(ns string) *nsInformers {
-	base := []informers.SharedInformerOption{informers.WithNamespace(ns), informers.WithTransform(trimObject)}
-	depOpts := base
+	indexers := cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
+	var depTweak func(*metav1.ListOptions)
 	if w.opts.Selector != "" {
-		depOpts = append(append([]informers.SharedInformerOption{}, base...),
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = w.opts.Selector }))
+		depTweak = func(o *metav1.ListOptions) { o.LabelSelector = w.opts.Selector }
 	}
-	evOpts := append(append([]informers.SharedInformerOption{}, base...),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("type", corev1.EventTypeWarning).String()
-		}))
-	depF := informers.NewSharedInformerFactoryWithOptions(w.client, 0, depOpts...)
-	coreF := informers.NewSharedInformerFactoryWithOptions(w.client, 0, base...)
-	evF := informers.NewSharedInformerFactoryWithOptions(w.client, 0, evOpts...)
-
-	set := &nsInformers{factories: []informers.SharedInformerFactory{depF, coreF, evF}}
-	d := depF.Apps().V1().Deployments()
-	r := coreF.Apps().V1().ReplicaSets()
-	p := coreF.Core().V1().Pods()
-	e := evF.Core().V1().Events()
-	set.deploys, set.rss, set.pods, set.events = d.Lister(), r.Lister(), p.Lister(), e.Lister()
+	warnings := func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("type", corev1.EventTypeWarning).String()
+	}
+	d := appsinformers.NewFilteredDeploymentInformer(w.client, ns, 0, indexers, depTweak)
+	r := appsinformers.NewFilteredReplicaSetInformer(w.client, ns, 0, indexers, nil)
+	p := coreinformers.NewFilteredPodInformer(w.client, ns, 0, indexers, nil)
+	e := coreinformers.NewFilteredEventInformer(w.client, ns, 0, indexers, warnings)
+	set := &nsInformers{
+		deploys: appslisters.NewDeploymentLister(d.GetIndexer()),
+		rss:     appslisters.NewReplicaSetLister(r.GetIndexer()),
+		pods:    corelisters.NewPodLister(p.GetIndexer()),
+		events:  corelisters.NewEventLister(e.GetIndexer()),
+	}
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { w.changed() },
 		UpdateFunc: func(any, any) { w.changed() },
 		DeleteFunc: func(any) { w.changed() },
 	}
-	for _, inf := range []cache.SharedIndexInformer{d.Informer(), r.Informer(), p.Informer(), e.Informer()} {
+	for _, inf := range []cache.SharedIndexInformer{d, r, p, e} {
+		_ = inf.SetTransform(trimObject)
 		_ = inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { w.watchFailed(err) })
 		_, _ = inf.AddEventHandler(handler)
+		set.informers = append(set.informers, inf)
 		set.synced = append(set.synced, inf.HasSynced)
 	}
-	w.servicesInformer(set, base, handler)
+	w.servicesInformer(set, ns, indexers, handler)
 	return set
 }
 
@@ -155,8 +159,8 @@ func (w *Watcher) Start(ctx context.Context) {
 	w.api = domain.Health{OK: true}
 	w.mu.Unlock()
 	for _, s := range w.sets {
-		for _, f := range s.factories {
-			f.Start(ctx.Done())
+		for _, inf := range s.informers {
+			go inf.RunWithContext(ctx)
 		}
 	}
 	go func() {
