@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
@@ -505,5 +506,20 @@ func oldValues(svc domain.Service, f domain.MetricsFrame) domain.Values {
 }
 
 func noDataDetail(rs domain.ReplicaSet, m domain.Metric) string {
-	return fmt.Sprintf("no %s samples for revision %d yet: not a breach", m, rs.Revision)
+	k := noDataKey{rs.Revision, m}
+	if s, ok := noDataText.Load(k); ok {
+		return s.(string)
+	}
+	s := fmt.Sprintf("no %s samples for revision %d yet: not a breach", m, rs.Revision)
+	noDataText.Store(k, s)
+	return s
+}
+
+// noDataText caches noDataDetail, said of every service not yet read in every round (see
+// ruleText); it holds one line per revision number and metric.
+var noDataText sync.Map // noDataKey -> string
+
+type noDataKey struct {
+	revision int64
+	metric   domain.Metric
 }
