@@ -82,19 +82,41 @@ func trimObject(obj any) (any, error) {
 	return obj, nil
 }
 
-// trimPod keeps what PodFrom and the grouping by owner read: identity, owner, times, labels,
-// node, phase, conditions and container states.
+// podMeta is trimMeta without labels: pods are grouped by their owner, never by label.
+func podMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
+	out := trimMeta(m)
+	out.Labels = nil
+	return out
+}
+
+// trimPod keeps what PodFrom and the grouping by owner read: identity, owner, times,
+// node, phase, the Ready and unscheduled conditions, and container states with their reasons.
 func trimPod(p *corev1.Pod) *corev1.Pod {
 	return &corev1.Pod{
 		TypeMeta:   p.TypeMeta,
-		ObjectMeta: trimMeta(p.ObjectMeta),
+		ObjectMeta: podMeta(p.ObjectMeta),
 		Spec:       corev1.PodSpec{NodeName: p.Spec.NodeName},
 		Status: corev1.PodStatus{
-			Phase: p.Status.Phase, Conditions: p.Status.Conditions,
+			Phase: p.Status.Phase, Conditions: trimPodConditions(p.Status.Conditions),
 			InitContainerStatuses: trimStatuses(p.Status.InitContainerStatuses),
 			ContainerStatuses:     trimStatuses(p.Status.ContainerStatuses),
 		},
 	}
+}
+
+// trimPodConditions keeps the two conditions PodFrom reads: Ready's status, and the reason a
+// pod is not scheduled. Times and messages go: a pod has five conditions, read by nobody else.
+func trimPodConditions(in []corev1.PodCondition) []corev1.PodCondition {
+	var out []corev1.PodCondition
+	for _, c := range in {
+		switch {
+		case c.Type == corev1.PodReady:
+			out = append(out, corev1.PodCondition{Type: c.Type, Status: c.Status})
+		case c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse:
+			out = append(out, corev1.PodCondition{Type: c.Type, Status: c.Status, Reason: c.Reason})
+		}
+	}
+	return out
 }
 
 func trimStatuses(in []corev1.ContainerStatus) []corev1.ContainerStatus {
@@ -103,7 +125,22 @@ func trimStatuses(in []corev1.ContainerStatus) []corev1.ContainerStatus {
 	}
 	out := make([]corev1.ContainerStatus, len(in))
 	for i, cs := range in {
-		out[i] = corev1.ContainerStatus{Name: cs.Name, Ready: cs.Ready, RestartCount: cs.RestartCount, State: cs.State}
+		out[i] = corev1.ContainerStatus{Name: cs.Name, Ready: cs.Ready, RestartCount: cs.RestartCount, State: trimState(cs.State)}
+	}
+	return out
+}
+
+// trimState keeps which state a container is in and its reason (containerReason reads it).
+func trimState(s corev1.ContainerState) corev1.ContainerState {
+	var out corev1.ContainerState
+	if s.Running != nil {
+		out.Running = &corev1.ContainerStateRunning{}
+	}
+	if s.Waiting != nil {
+		out.Waiting = &corev1.ContainerStateWaiting{Reason: s.Waiting.Reason}
+	}
+	if s.Terminated != nil {
+		out.Terminated = &corev1.ContainerStateTerminated{Reason: s.Terminated.Reason, ExitCode: s.Terminated.ExitCode}
 	}
 	return out
 }
