@@ -164,21 +164,23 @@ func (c *consoleGuard) update(ev guard.Evaluation) (domain.GuardView, []domain.E
 	u := domain.GuardView{Judged: true, States: make(map[string]string, len(ev.Statuses)), Leader: c.leaderPod()}
 	var events []domain.Event
 	counts := map[guard.Verdict]int{}
-	keys := make([]string, 0, len(ev.Statuses))
-	for k := range ev.Statuses {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		st := ev.Statuses[k]
+	// Only the services that start to breach are sorted (for the events' order), not the
+	// fleet's keys every round.
+	var started []string
+	for k, st := range ev.Statuses {
 		u.States[k] = st.Short()
 		counts[st.Verdict]++
 		if st.Verdict != c.shown[k] && (st.Verdict == guard.VerdictBreaching || st.Verdict == guard.VerdictNotRollout) {
-			events = append(events, domain.Event{Time: ev.At, Source: domain.SourceGuard, Type: "Warning",
-				Reason: verdictReasons[st.Verdict],
-				Object: "deployment/" + serviceName(k), Message: st.Detail})
+			started = append(started, k)
 		}
 		c.shown[k] = st.Verdict
+	}
+	sort.Strings(started)
+	for _, k := range started {
+		st := ev.Statuses[k]
+		events = append(events, domain.Event{Time: ev.At, Source: domain.SourceGuard, Type: "Warning",
+			Reason: verdictReasons[st.Verdict],
+			Object: "deployment/" + serviceName(k), Message: st.Detail})
 	}
 	for _, o := range ev.Outcomes {
 		e := domain.Event{Time: ev.At, Source: domain.SourceGuard, Type: "Warning", Reason: actions.AutoRollbackReason,
