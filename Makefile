@@ -57,10 +57,12 @@ bench:
 
 # The console's and the headless guard's figures at scale (README "Performance"), printed, not
 # asserted: on the sandbox in PERF_DIR, started once with `go run ./cmd/sandbox up --dir
-# PERF_DIR --services 2000` (several minutes) and reused.
+# PERF_DIR --services 2000` (several minutes) and reused. With K9S set to a k9s binary, k9s is
+# measured beside them, the same way.
 PERF_DIR ?= $(or $(TMPDIR),/tmp)/opsdeck-perf
+K9S      ?=
 perf:
-	OPSDECK_PERF=1 OPSDECK_SANDBOX_DIR=$(PERF_DIR) $(GO) test -count=1 -run 'TestPerfConsole|TestPerfGuard' -v -timeout 30m ./cmd/opsdeck 2>&1 | grep -E '^\s+perf_(tmux|all)_test.go|^(--- |ok|FAIL)'
+	OPSDECK_PERF=1 OPSDECK_PERF_K9S=$(K9S) OPSDECK_SANDBOX_DIR=$(PERF_DIR) $(GO) test -count=1 -run 'TestPerfConsole|TestPerfGuard|TestPerfK9s' -v -timeout 30m ./cmd/opsdeck 2>&1 | grep -E '^\s+perf_(tmux|all)_test.go|^(--- |ok|FAIL)'
 
 lint:
 	$(GO) vet ./...

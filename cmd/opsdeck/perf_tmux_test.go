@@ -193,7 +193,7 @@ func TestPerfConsole(t *testing.T) {
 	prom := countPrometheus(t, env.PrometheusURL)
 	out := filepath.Join(t.TempDir(), "terminal.out")
 	bin := binary(t)
-	promBase := promIdleCPU(t, env)
+	base := idleShared(t, env)
 
 	start := time.Now()
 	term := startTmux(t, perfWidth, perfHeight, consoleEnv(t), bin, "--kubeconfig", env.Kubeconfig, "-n", ns,
@@ -210,7 +210,7 @@ func TestPerfConsole(t *testing.T) {
 	// Settle, then a minute idle: queries, CPU, bytes.
 	time.Sleep(time.Until(start.Add(10 * time.Second)))
 	from, ticks0, bytes0 := time.Now(), cpuTicks(t, pid), fileSize(t, out)
-	markProm(t, env, from)
+	shared := startShared(t, env)
 	time.Sleep(60 * time.Second)
 	took := time.Since(from)
 	ticks1, bytes1 := cpuTicks(t, pid), fileSize(t, out)
@@ -222,9 +222,8 @@ func TestPerfConsole(t *testing.T) {
 		byPath["/api/v1/query_range"], other(byPath))
 	t.Logf("%d services idle: CPU %.1f%% of one core, RSS %.0f MiB after %s, terminal %.0f bytes/s",
 		n, cpu, rss, time.Since(start).Round(time.Second), float64(bytes1-bytes0)/took.Seconds())
-	promCPU := promCPU(t, env, from, took)
-	t.Logf("%d services idle: Prometheus CPU %.1f%% of one core with the console, %.1f%% before it (added %.1f%%); recording rules %v",
-		n, promCPU, promBase, promCPU-promBase, rulesLoaded(t, env))
+	logShared(t, fmt.Sprintf("%d services idle, console", n), base, shared.stop(t))
+	t.Logf("recording rules loaded: %v", rulesLoaded(t, env))
 	if refreshes == 0 || byPath["/api/v1/query"] > refreshes*7 {
 		t.Errorf("%d instant queries in %d refreshes, want at most 7 per refresh", byPath["/api/v1/query"], refreshes)
 	}
@@ -241,12 +240,12 @@ func TestPerfConsole(t *testing.T) {
 // The terminal of the console's measurement: 120x40, as k9s was measured beside it.
 const perfWidth, perfHeight = 120, 40
 
-// promPid is the sandbox's Prometheus.
-func promPid(t *testing.T, env *sandbox.Env) int {
+// sandboxPid is the pid of the sandbox's process name (prometheus, kube-apiserver).
+func sandboxPid(t *testing.T, env *sandbox.Env, name string) int {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(env.Dir, "pids", "prometheus.pid"))
+	b, err := os.ReadFile(filepath.Join(env.Dir, "pids", name+".pid"))
 	if err != nil {
-		t.Fatalf("prometheus pid: %v", err)
+		t.Fatalf("%s pid: %v", name, err)
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
@@ -255,32 +254,49 @@ func promPid(t *testing.T, env *sandbox.Env) int {
 	return pid
 }
 
-// promIdleCPU is Prometheus' CPU over 30 s with nothing of opsdeck running, in % of a core.
-func promIdleCPU(t *testing.T, env *sandbox.Env) float64 {
-	from := time.Now()
-	markProm(t, env, from)
-	time.Sleep(30 * time.Second)
-	return promCPU(t, env, from, time.Since(from))
+// sharedProcesses are the sandbox's processes opsdeck shares with everyone else: what it costs
+// them is part of its cost.
+var sharedProcesses = []string{"prometheus", "kube-apiserver"}
+
+// sharedMeter measures the CPU of the shared processes over a window, in % of one core each.
+type sharedMeter struct {
+	env   *sandbox.Env
+	from  time.Time
+	ticks map[string]int64
 }
 
-// promCPU is Prometheus' CPU in % of a core between from and from+took, reading
-// /proc at both ends (the caller sleeps in between).
-var promTicks = map[time.Time]int64{}
-
-func promCPU(t *testing.T, env *sandbox.Env, from time.Time, took time.Duration) float64 {
-	t.Helper()
-	pid := promPid(t, env)
-	ticks, ok := promTicks[from]
-	now := cpuTicks(t, pid)
-	if !ok {
-		return 0
+func startShared(t *testing.T, env *sandbox.Env) *sharedMeter {
+	m := &sharedMeter{env: env, from: time.Now(), ticks: map[string]int64{}}
+	for _, p := range sharedProcesses {
+		m.ticks[p] = cpuTicks(t, sandboxPid(t, env, p))
 	}
-	return float64(now-ticks) / 100 / took.Seconds() * 100
+	return m
 }
 
-// markProm records Prometheus' CPU ticks at from.
-func markProm(t *testing.T, env *sandbox.Env, from time.Time) {
-	promTicks[from] = cpuTicks(t, promPid(t, env))
+// stop returns each shared process's CPU since the meter started.
+func (m *sharedMeter) stop(t *testing.T) map[string]float64 {
+	took := time.Since(m.from)
+	out := map[string]float64{}
+	for _, p := range sharedProcesses {
+		out[p] = float64(cpuTicks(t, sandboxPid(t, m.env, p))-m.ticks[p]) / 100 / took.Seconds() * 100
+	}
+	return out
+}
+
+// idleShared is the shared processes' CPU over 30 s with nothing of opsdeck running.
+func idleShared(t *testing.T, env *sandbox.Env) map[string]float64 {
+	m := startShared(t, env)
+	time.Sleep(30 * time.Second)
+	return m.stop(t)
+}
+
+// logShared prints what the measured window cost the shared processes beyond their idle
+// baseline.
+func logShared(t *testing.T, what string, base, with map[string]float64) {
+	t.Helper()
+	for _, p := range sharedProcesses {
+		t.Logf("%s: %s CPU %.1f%% of one core, %.1f%% before it (added %.1f%%)", what, p, with[p], base[p], with[p]-base[p])
+	}
 }
 
 // rulesLoaded tells whether the sandbox's Prometheus records opsdeck's series.
@@ -294,9 +310,10 @@ func rulesLoaded(t *testing.T, env *sandbox.Env) bool {
 func TestPerfGuard(t *testing.T) {
 	needPerf(t)
 	env := sandbox.Shared(t)
-	base := promIdleCPU(t, env)
+	base := idleShared(t, env)
+	prom := countPrometheus(t, env.PrometheusURL)
 	bin := binary(t)
-	cmd := exec.Command(bin, "--kubeconfig", env.Kubeconfig, "-n", sandbox.Namespace, "--prometheus", env.PrometheusURL,
+	cmd := exec.Command(bin, "--kubeconfig", env.Kubeconfig, "-n", sandbox.Namespace, "--prometheus", prom.URL,
 		"--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"), "guard", "--dry-run")
 	cmd.Env = consoleEnv(t)
 	if err := cmd.Start(); err != nil {
@@ -305,14 +322,16 @@ func TestPerfGuard(t *testing.T) {
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	time.Sleep(10 * time.Second)
 	from := time.Now()
-	markProm(t, env, from)
+	shared := startShared(t, env)
 	ticks0 := cpuTicks(t, cmd.Process.Pid)
 	time.Sleep(60 * time.Second)
 	took := time.Since(from)
 	cpu := float64(cpuTicks(t, cmd.Process.Pid)-ticks0) / 100 / took.Seconds() * 100
-	p := promCPU(t, env, from, took)
-	t.Logf("guard --dry-run idle: CPU %.1f%% of one core, RSS %.0f MiB; Prometheus CPU %.1f%% (before %.1f%%, added %.1f%%); recording rules %v",
-		cpu, rssMiB(t, cmd.Process.Pid), p, base, p-base, rulesLoaded(t, env))
+	byPath, rounds := prom.since(from)
+	t.Logf("guard --dry-run idle: CPU %.1f%% of one core, RSS %.0f MiB; %d instant queries in %s (%d frames read)",
+		cpu, rssMiB(t, cmd.Process.Pid), byPath["/api/v1/query"], took.Round(time.Second), rounds)
+	logShared(t, "guard --dry-run idle", base, shared.stop(t))
+	t.Logf("recording rules loaded: %v", rulesLoaded(t, env))
 }
 
 // TestPerfIdleBytes50 measures what the console writes to the terminal while idle with 50
@@ -407,4 +426,32 @@ func TestPerfIdleBytes50(t *testing.T) {
 	}
 	term.keys("q")
 	term.waitExit("after q", 10*time.Second)
+}
+
+// TestPerfK9s measures k9s beside the console, as the console is measured (TestPerfConsole):
+// on namespace shop, read-only, its Deployments view at 120x40, then a minute idle. It runs
+// when OPSDECK_PERF_K9S names a k9s binary (`go install github.com/derailed/k9s@VERSION`).
+func TestPerfK9s(t *testing.T) {
+	needPerf(t)
+	k9s := os.Getenv("OPSDECK_PERF_K9S")
+	if k9s == "" {
+		t.Skip("set OPSDECK_PERF_K9S to a k9s binary to measure it beside the console")
+	}
+	env := sandbox.Shared(t)
+	base := idleShared(t, env)
+	start := time.Now()
+	// k9s reads its configuration and writes its logs under XDG_*: a private HOME, as the console's.
+	term := startTmux(t, perfWidth, perfHeight, consoleEnv(t), k9s, "--kubeconfig", env.Kubeconfig, "-n", sandbox.Namespace,
+		"--readonly", "--command", "deployments", "--logoless")
+	pid := term.pid()
+	term.waitScreen("the first Deployment row", 90*time.Second, has("cart-service"))
+	t.Logf("k9s: first Deployment row after %s", time.Since(start).Round(10*time.Millisecond))
+
+	time.Sleep(time.Until(start.Add(10 * time.Second)))
+	from, ticks0 := time.Now(), cpuTicks(t, pid)
+	shared := startShared(t, env)
+	time.Sleep(60 * time.Second)
+	cpu := float64(cpuTicks(t, pid)-ticks0) / 100 / time.Since(from).Seconds() * 100
+	t.Logf("k9s idle: CPU %.1f%% of one core, RSS %.0f MiB after %s", cpu, rssMiB(t, pid), time.Since(start).Round(time.Second))
+	logShared(t, "k9s idle", base, shared.stop(t))
 }
