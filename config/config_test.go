@@ -261,3 +261,27 @@ func TestOfRequest(t *testing.T) {
 		}
 	}
 }
+
+// A key may serve an action of the logs view and one of the main screen alone (they never
+// apply together), as tab and p do by default; within one screen it may serve one action.
+func TestKeysClashOnlyWithinAScreen(t *testing.T) {
+	for _, tt := range []struct {
+		keys map[string][]string
+		want []string
+	}{
+		{map[string][]string{"next-pane": {"tab"}, "next-pod": {"tab"}, "pause": {"p"}, "previous-log": {"p"}}, nil},
+		{map[string][]string{"filter": {"/"}, "next-pod": {"/"}}, []string{`keys.next-pod[0]: "/" is also bound to filter`}},
+		{map[string][]string{"next-pod": {"n"}, "prev-pod": {"n"}}, []string{`keys.prev-pod[0]: "n" is also bound to next-pod`}},
+		{map[string][]string{"deploy": {"x"}, "pause": {"x"}}, []string{`keys.pause[0]: "x" is also bound to deploy`}},
+	} {
+		var errs []error
+		validateKeys(&errs, tt.keys)
+		var got []string
+		for _, err := range errs {
+			got = append(got, err.Error())
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("keys %v: got %q, want %q", tt.keys, got, tt.want)
+		}
+	}
+}

@@ -270,13 +270,37 @@ func validateKeys(errs *[]error, keys map[string][]string) {
 				add(kp, "must not be empty")
 				continue
 			}
-			if o, dup := owner[k]; dup && o != action {
+			if o, dup := owner[k]; dup && keysClash(o, action) {
 				add(kp, "%q is also bound to %s", k, o)
 				continue
 			}
 			owner[k] = action
 		}
 	}
+}
+
+// logsViewOwn are the logs view's own actions; logsViewShared those it shares with the main
+// screen. A key may serve one of the view's own actions and an action of the main screen
+// alone (by default tab is next-pane there and next-pod in the logs view): they never apply
+// at the same time.
+var (
+	logsViewOwn    = []string{"next-pod", "prev-pod", "previous-log"}
+	logsViewShared = []string{"filter", "quit", "cancel"}
+)
+
+// keysClash tells whether one key bound to actions a and b would be ambiguous.
+func keysClash(a, b string) bool {
+	if a == b {
+		return false
+	}
+	inLogs := func(x string) bool { return slices.Contains(logsViewOwn, x) || slices.Contains(logsViewShared, x) }
+	if slices.Contains(logsViewOwn, a) {
+		return inLogs(b)
+	}
+	if slices.Contains(logsViewOwn, b) {
+		return inLogs(a)
+	}
+	return true
 }
 
 // sortedKeyActions lists the actions of keys in KeyActions order, unknown ones last.
