@@ -61,6 +61,10 @@ func TestFrameCostFollowsTheScreen(t *testing.T) {
 	for i := range n {
 		env.CreateDeployment(t, ns, fmt.Sprintf("app-%02d", i), "app:v1", 1)
 	}
+	// A second namespace reusing two of the names, as a fleet's namespaces do (-A).
+	ns2 := env.NewNamespace(t)
+	env.CreateDeployment(t, ns2, "app-00", "app:v1", 1)
+	env.CreateDeployment(t, ns2, "app-01", "app:v1", 1)
 	client := env.Client(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -138,5 +142,23 @@ func TestFrameCostFollowsTheScreen(t *testing.T) {
 		fmt.Sprintf(`count({namespace=%q,pod=~"app-00-.*"})`, ns), at)
 	if perSeries := float64(one) / float64(series); perSeries > 2*62 {
 		t.Errorf("a frame of one service read %d samples over its %d series: %.0f per series, want at most 124", one, series, perSeries)
+	}
+
+	// Across namespaces that reuse names: the frame of ns/app-00 and ns2/app-01 reads those
+	// two services, not app-00 and app-01 of both namespaces (twice as many).
+	other := func(name string) domain.Service { return domain.Service{Namespace: ns2, Name: name} }
+	sandbox.WaitFor(t, 3*time.Minute, "the second namespace's pods with a full rate window", func() (bool, string) {
+		at = time.Now()
+		a, b := cost([]domain.Service{other("app-00")}), cost([]domain.Service{other("app-01")})
+		return float64(min(a, b)) > 0.97*float64(one), fmt.Sprintf("%s's services read %d and %d samples, one of %s %d", ns2, a, b, ns, one)
+	})
+	var first domain.Service
+	for _, svc := range st.Services {
+		if svc.Name == "app-00" {
+			first = svc
+		}
+	}
+	if cross := cost([]domain.Service{first, other("app-01")}); float64(cross) > 2.1*float64(one) {
+		t.Errorf("%s/app-00 and %s/app-01 read %d samples, one service %d: the frame read the other namespace's namesakes too", ns, ns2, cross, one)
 	}
 }

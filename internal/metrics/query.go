@@ -99,32 +99,48 @@ func (b builder) perPod(expr string) string {
 // with the fleet. detail are the services whose ReplicaSets need their own p99 (more than one
 // running pods); with none, that query is "" and not asked.
 func (b builder) frameQueries(services, detail []domain.Service) [numFrameQueries]string {
-	sel := b.servicesSelector(services)
-	byRS := "namespace, " + b.label
 	if b.rules {
 		return b.recordedQueries(services, detail)
 	}
+	sels, detailSels := b.servicesSelectors(services), b.servicesSelectors(detail)
+	byRS := "namespace, " + b.label
 	sum := func(tmpl string) string {
-		return fmt.Sprintf("sum by (%s) (%s)", byRS, b.withReplicaSet(b.expand(tmpl, sel)))
+		return union(sels, func(sel string) string {
+			return fmt.Sprintf("sum by (%s) (%s)", byRS, b.withReplicaSet(b.expand(tmpl, sel)))
+		})
 	}
-	pods := func(tmpl, metric string) string {
+	pods := func(sel, tmpl, metric string) string {
 		return fmt.Sprintf(`label_replace(count by (%s) (%s), %q, %q, "", "")`,
 			byRS, b.withReplicaSet(b.perPod(b.expand(tmpl, sel))), labelMetric, metric)
 	}
-	latency := b.withReplicaSet(b.expand(b.q.Latency, sel))
 	var q [numFrameQueries]string
 	q[qRequests] = sum(b.q.Requests)
 	q[qErrors] = sum(b.q.Errors)
 	q[qCPU] = sum(b.q.CPU)
 	q[qMemory] = sum(b.q.Memory)
-	q[qPods] = pods(b.q.CPU, string(domain.MetricCPU)) + " or " + pods(b.q.Memory, string(domain.MetricMemory))
+	q[qPods] = union(sels, func(sel string) string {
+		return pods(sel, b.q.CPU, string(domain.MetricCPU)) + " or " + pods(sel, b.q.Memory, string(domain.MetricMemory))
+	})
 	if len(detail) > 0 {
-		q[qP99] = fmt.Sprintf("histogram_quantile(0.99, sum by (%s, le) (%s))", byRS,
-			b.withReplicaSet(b.expand(b.q.Latency, b.servicesSelector(detail))))
+		q[qP99] = union(detailSels, func(sel string) string {
+			return fmt.Sprintf("histogram_quantile(0.99, sum by (%s, le) (%s))", byRS, b.withReplicaSet(b.expand(b.q.Latency, sel)))
+		})
 	}
-	q[qP99Deployment] = fmt.Sprintf(`histogram_quantile(0.99, sum by (namespace, %s, le) (label_replace(%s, %q, "$1", %q, %q)))`,
-		labelDeployment, latency, labelDeployment, b.label, replicaSetToDeployment)
+	q[qP99Deployment] = union(sels, func(sel string) string {
+		return fmt.Sprintf(`histogram_quantile(0.99, sum by (namespace, %s, le) (label_replace(%s, %q, "$1", %q, %q)))`,
+			labelDeployment, b.withReplicaSet(b.expand(b.q.Latency, sel)), labelDeployment, b.label, replicaSetToDeployment)
+	})
 	return q
+}
+
+// union joins with "or" one expression per selector. Every frame query keeps the namespace
+// label and the selectors' namespaces are disjoint, so "or" drops nothing.
+func union(selectors []string, expr func(selector string) string) string {
+	parts := make([]string, len(selectors))
+	for i, sel := range selectors {
+		parts[i] = expr(sel)
+	}
+	return strings.Join(parts, " or ")
 }
 
 // historyQueries are the range queries of one service's history, one per metric: each returns
@@ -151,40 +167,59 @@ func (b builder) historyQueries(svc domain.Service) map[domain.Metric]string {
 
 // serviceSelector matches the pods of svc's Deployments (one, or two for blue-green).
 func (b builder) serviceSelector(svc domain.Service) string {
-	return b.servicesSelector([]domain.Service{svc})
+	return b.servicesSelectors([]domain.Service{svc})[0]
 }
 
-// servicesSelector matches the pods of the services' Deployments (named from their
-// ReplicaSets, or from a service's own name when none is known): their namespaces, and a
-// bounded regular expression over the Deployments' names.
-func (b builder) servicesSelector(services []domain.Service) string {
-	ns, alt := scopeOf(services)
-	if b.relabel {
-		return fmt.Sprintf("%s,pod=~%s", ns, strconv.Quote("^"+alt+"-[a-z0-9]+-[a-z0-9]{5}$"))
+// servicesSelectors match the pods of the services' Deployments (named from their
+// ReplicaSets, or from a service's own name when none is known): one selector per scope (see
+// scopesOf), each of its namespaces and a bounded regular expression over its Deployments'
+// names.
+func (b builder) servicesSelectors(services []domain.Service) []string {
+	var out []string
+	for _, sc := range scopesOf(services) {
+		if b.relabel {
+			out = append(out, fmt.Sprintf("%s,pod=~%s", sc.namespaces, strconv.Quote("^"+sc.alt+"-[a-z0-9]+-[a-z0-9]{5}$")))
+		} else {
+			out = append(out, fmt.Sprintf("%s,%s=~%s", sc.namespaces, b.label, strconv.Quote("^"+sc.alt+"-[a-z0-9]+$")))
+		}
 	}
-	return fmt.Sprintf("%s,%s=~%s", ns, b.label, strconv.Quote("^"+alt+"-[a-z0-9]+$"))
+	return out
 }
 
-// scopeOf is what bounds a query to the services: the matcher of their namespaces, and an
+// scope is what bounds a query to some services: the matcher of their namespaces, and an
 // alternation of their Deployments' names (regexp-quoted, sorted, distinct) for a regex
-// matcher to anchor.
-func scopeOf(services []domain.Service) (namespaces, alt string) {
-	var nss, deps []string
+// matcher to anchor. Every namespace of a scope holds every one of its Deployments.
+type scope struct{ namespaces, alt string }
+
+// scopesOf groups the services' namespaces by the Deployment names they hold, one scope per
+// distinct set, in a stable order. One matcher of all the namespaces and all the names would
+// also match each name in every other namespace: with -A over namespaces that reuse names
+// (svc-001 in each of 100), the rows on screen would read a hundred times the pods they show.
+func scopesOf(services []domain.Service) []scope {
+	byNS := map[string][]string{}
 	for _, svc := range services {
-		nss = append(nss, svc.Namespace)
-		deps = append(deps, deploymentsOf(svc)...)
+		byNS[svc.Namespace] = append(byNS[svc.Namespace], deploymentsOf(svc)...)
 	}
-	slices.Sort(nss)
-	slices.Sort(deps)
-	nss, deps = slices.Compact(nss), slices.Compact(deps)
-	for i, d := range deps {
-		deps[i] = regexp.QuoteMeta(d)
+	byDeps := map[string][]string{}
+	for ns, deps := range byNS {
+		slices.Sort(deps)
+		deps = slices.Compact(deps)
+		for i, d := range deps {
+			deps[i] = regexp.QuoteMeta(d)
+		}
+		alt := strings.Join(deps, "|")
+		if len(deps) > 1 {
+			alt = "(" + alt + ")"
+		}
+		byDeps[alt] = append(byDeps[alt], ns)
 	}
-	alt = strings.Join(deps, "|")
-	if len(deps) > 1 {
-		alt = "(" + alt + ")"
+	out := make([]scope, 0, len(byDeps))
+	for alt, nss := range byDeps {
+		slices.Sort(nss)
+		out = append(out, scope{namespaces: namespaceSelector(nss), alt: alt})
 	}
-	return namespaceSelector(nss), alt
+	slices.SortFunc(out, func(a, b scope) int { return strings.Compare(a.namespaces+a.alt, b.namespaces+b.alt) })
+	return out
 }
 
 // deploymentsOf names svc's Deployments from its ReplicaSets, or is its own name when it lists

@@ -41,33 +41,46 @@ func rulesApply(q config.Queries, workloadLabel string) bool {
 		q.Requests == d.Requests && q.Errors == d.Errors && q.Latency == d.Latency && q.CPU == d.CPU && q.Memory == d.Memory
 }
 
-// recordedSelector matches the recorded series of the services' ReplicaSets (label
-// replicaset) or Deployments (label deployment).
-func recordedSelector(services []domain.Service, label string) string {
-	ns, alt := scopeOf(services)
-	if label == labelDeployment {
-		return fmt.Sprintf("%s,%s=~%s", ns, label, strconv.Quote("^"+alt+"$"))
+// recordedSelectors match the recorded series of the services' ReplicaSets (label
+// replicaset) or Deployments (label deployment), one selector per scope (see scopesOf).
+func recordedSelectors(services []domain.Service, label string) []string {
+	var out []string
+	for _, sc := range scopesOf(services) {
+		if label == labelDeployment {
+			out = append(out, fmt.Sprintf("%s,%s=~%s", sc.namespaces, label, strconv.Quote("^"+sc.alt+"$")))
+		} else {
+			out = append(out, fmt.Sprintf("%s,%s=~%s", sc.namespaces, label, strconv.Quote("^"+sc.alt+"-[a-z0-9]+$")))
+		}
 	}
-	return fmt.Sprintf("%s,%s=~%s", ns, label, strconv.Quote("^"+alt+"-[a-z0-9]+$"))
+	return out
 }
 
 // recordedQueries are frameQueries over the recorded series: one series per ReplicaSet (per
 // bucket for latency) instead of one per pod.
 func (b builder) recordedQueries(services, detail []domain.Service) [numFrameQueries]string {
-	sel := recordedSelector(services, labelReplicaSet)
-	pods := func(name, metric string) string {
+	sels := recordedSelectors(services, labelReplicaSet)
+	series := func(name string) string {
+		return union(sels, func(sel string) string { return name + "{" + sel + "}" })
+	}
+	pods := func(sel, name, metric string) string {
 		return fmt.Sprintf(`label_replace(%s{%s}, %q, %q, "", "")`, name, sel, labelMetric, metric)
 	}
 	var q [numFrameQueries]string
-	q[qRequests] = recRequests + "{" + sel + "}"
-	q[qErrors] = recErrors + "{" + sel + "}"
-	q[qCPU] = recCPU + "{" + sel + "}"
-	q[qMemory] = recMemory + "{" + sel + "}"
-	q[qPods] = pods(recPodsCPU, string(domain.MetricCPU)) + " or " + pods(recPodsMemory, string(domain.MetricMemory))
+	q[qRequests] = series(recRequests)
+	q[qErrors] = series(recErrors)
+	q[qCPU] = series(recCPU)
+	q[qMemory] = series(recMemory)
+	q[qPods] = union(sels, func(sel string) string {
+		return pods(sel, recPodsCPU, string(domain.MetricCPU)) + " or " + pods(sel, recPodsMemory, string(domain.MetricMemory))
+	})
 	if len(detail) > 0 {
-		q[qP99] = fmt.Sprintf("histogram_quantile(0.99, %s{%s})", recBuckets, recordedSelector(detail, labelReplicaSet))
+		q[qP99] = union(recordedSelectors(detail, labelReplicaSet), func(sel string) string {
+			return fmt.Sprintf("histogram_quantile(0.99, %s{%s})", recBuckets, sel)
+		})
 	}
-	q[qP99Deployment] = fmt.Sprintf("histogram_quantile(0.99, %s{%s})", recBucketsDeploy, recordedSelector(services, labelDeployment))
+	q[qP99Deployment] = union(recordedSelectors(services, labelDeployment), func(sel string) string {
+		return fmt.Sprintf("histogram_quantile(0.99, %s{%s})", recBucketsDeploy, sel)
+	})
 	return q
 }
 

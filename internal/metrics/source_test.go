@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -90,7 +92,7 @@ func TestQueriesPerFrameAreFixed(t *testing.T) {
 			t.Errorf("%d services, one rolling out: Queries %d, want %d", n, f.Queries, numFrameQueries)
 		}
 	}
-	// Scoped to the services' namespaces and their Deployments' pods, one matcher for all.
+	// Scoped to each namespace and the Deployments' pods it holds (svc-N is in team-N%10).
 	fake.mu.Lock()
 	last := fake.queries[len(fake.queries)-numFrameQueries:]
 	fake.mu.Unlock()
@@ -101,9 +103,14 @@ func TestQueriesPerFrameAreFixed(t *testing.T) {
 			}
 			continue
 		}
-		if !strings.Contains(q, `namespace=~"team-0|team-1|team-2|team-3|team-4|team-5|team-6|team-7|team-8|team-9"`) ||
-			!strings.Contains(q, `pod=~"^(svc-000|svc-001|`) || !strings.Contains(q, `|svc-499)-[a-z0-9]+-[a-z0-9]{5}$"`) {
-			t.Errorf("query not scoped by namespace and Deployment: %.300s", q)
+		for k := range 10 {
+			if !strings.Contains(q, fmt.Sprintf(`{namespace="team-%d",pod=~"^(svc-00%d|svc-01%d|`, k, k, k)) ||
+				!strings.Contains(q, fmt.Sprintf(`|svc-49%d)-[a-z0-9]+-[a-z0-9]{5}$"`, k)) {
+				t.Errorf("query not scoped to team-%d and its Deployments: %.300s", k, q)
+			}
+		}
+		if strings.Contains(q, "namespace=~") {
+			t.Errorf("one matcher across namespaces that hold different Deployments: %.300s", q)
 		}
 	}
 	if f := src.Frame(context.Background(), nil); f.Queries != 0 || f.Err != nil {
@@ -142,7 +149,8 @@ func TestFrameQueries(t *testing.T) {
 	// With a workload label, no label_replace from the pod.
 	b = newBuilder(config.DefaultQueries(), "owner")
 	q = b.frameQueries([]domain.Service{{Namespace: "a", Name: "x"}, {Namespace: "b.c", Name: "y"}}, nil)
-	if got, w := q[qRequests], `sum by (namespace, owner) (rate(http_requests_total{namespace=~"a|b\\.c",owner=~"^(x|y)-[a-z0-9]+$"}[1m]))`; got != w {
+	if got, w := q[qRequests], `sum by (namespace, owner) (rate(http_requests_total{namespace="a",owner=~"^x-[a-z0-9]+$"}[1m])) or `+
+		`sum by (namespace, owner) (rate(http_requests_total{namespace="b.c",owner=~"^y-[a-z0-9]+$"}[1m]))`; got != w {
 		t.Errorf("workload label:\n got  %s\n want %s", got, w)
 	}
 	for _, s := range q {
@@ -366,5 +374,21 @@ func TestServiceProxy(t *testing.T) {
 	}
 	if _, err := New(config.Prometheus{Service: "monitoring/prometheus:9090"}, config.Queries{}, nil); err == nil {
 		t.Error("service proxy without a cluster connection accepted")
+	}
+}
+
+// Namespaces that hold the same Deployments share a selector; the others get their own, so
+// that no selector matches a Deployment of one namespace in another.
+func TestScopesMatchOnlyTheServicesAsked(t *testing.T) {
+	svc := func(ns, name string) domain.Service { return domain.Service{Namespace: ns, Name: name} }
+	got := scopesOf([]domain.Service{svc("fleet-1", "svc-1"), svc("fleet-2", "svc-1"), svc("fleet-3", "svc-2"),
+		svc("fleet-4", "svc-1"), svc("fleet-4", "svc-2")})
+	want := []scope{
+		{namespaces: `namespace="fleet-3"`, alt: "svc-2"},
+		{namespaces: `namespace="fleet-4"`, alt: "(svc-1|svc-2)"},
+		{namespaces: `namespace=~"fleet-1|fleet-2"`, alt: "svc-1"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("scopes:\n got  %+v\n want %+v", got, want)
 	}
 }
