@@ -134,7 +134,8 @@ func (b builder) frameQueries(services, detail []domain.Service) [numFrameQuerie
 }
 
 // union joins with "or" one expression per selector. Every frame query keeps the namespace
-// label and the selectors' namespaces are disjoint, so "or" drops nothing.
+// and the ReplicaSet (or Deployment) label, and each service's series come from one selector
+// only, so no two parts share a label set and "or" drops nothing.
 func union(selectors []string, expr func(selector string) string) string {
 	parts := make([]string, len(selectors))
 	for i, sel := range selectors {
