@@ -177,8 +177,8 @@ func TestFrameQueries(t *testing.T) {
 	q = b.frameQueries([]domain.Service{svc, stable}, []domain.Service{svc})
 	known := `namespace="shop",replicaset=~"order-service-6c8f7d9b5c|order-service-7d9f8b6c4d"`
 	for i, w := range map[int]string{
-		qRequests: recRequests + `{` + known + `} or ` + recRequests + `{namespace="shop",replicaset=~"^cart\\.v2-[a-z0-9]+$"}`,
-		qP99:      `histogram_quantile(0.99, ` + recBuckets + `{` + known + `})`,
+		qRequests:      recRequests + `{` + known + `} or ` + recRequests + `{namespace="shop",replicaset=~"^cart\\.v2-[a-z0-9]+$"}`,
+		qP99:           `histogram_quantile(0.99, ` + recBuckets + `{` + known + `})`,
 		qP99Deployment: `histogram_quantile(0.99, ` + recBucketsDeploy + `{namespace="shop",deployment=~"^(cart\\.v2|order-service)$"})`,
 	} {
 		if q[i] != w {
