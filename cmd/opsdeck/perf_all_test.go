@@ -57,7 +57,7 @@ func TestPerfConsoleAllNamespaces(t *testing.T) {
 	took := time.Since(from)
 	ticks1, bytes1 := cpuTicks(t, pid), fileSize(t, out)
 	byPath, refreshes := prom.since(from)
-	cpu := float64(ticks1-ticks0) / 100 / took.Seconds() * 100
+	cpu := cpuPercent(ticks1-ticks0, took)
 	t.Logf("-A, %d services idle for %s: %d refreshes, %d instant queries (%.1f per refresh), %d range queries",
 		n, took.Round(time.Second), refreshes, byPath["/api/v1/query"], float64(byPath["/api/v1/query"])/float64(max(1, refreshes)),
 		byPath["/api/v1/query_range"])

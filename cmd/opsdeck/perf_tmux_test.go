@@ -128,6 +128,11 @@ func cpuTicks(t *testing.T, pid int) int64 {
 	return u + s
 }
 
+// cpuPercent is CPU ticks (cpuTicks) spent over took, in % of one core.
+func cpuPercent(ticks int64, took time.Duration) float64 {
+	return float64(ticks) / 100 / took.Seconds() * 100
+}
+
 // rssMiB is the process's resident set.
 func rssMiB(t *testing.T, pid int) float64 {
 	t.Helper()
@@ -216,7 +221,7 @@ func TestPerfConsole(t *testing.T) {
 	ticks1, bytes1 := cpuTicks(t, pid), fileSize(t, out)
 	byPath, refreshes := prom.since(from)
 	rss := rssMiB(t, pid)
-	cpu := float64(ticks1-ticks0) / 100 / took.Seconds() * 100
+	cpu := cpuPercent(ticks1-ticks0, took)
 	t.Logf("%d services idle for %s: %d refreshes, %d instant queries (%.1f per refresh), %d range queries, %d other requests",
 		n, took.Round(time.Second), refreshes, byPath["/api/v1/query"], float64(byPath["/api/v1/query"])/float64(max(1, refreshes)),
 		byPath["/api/v1/query_range"], other(byPath))
@@ -278,7 +283,7 @@ func (m *sharedMeter) stop(t *testing.T) map[string]float64 {
 	took := time.Since(m.from)
 	out := map[string]float64{}
 	for _, p := range sharedProcesses {
-		out[p] = float64(cpuTicks(t, sandboxPid(t, m.env, p))-m.ticks[p]) / 100 / took.Seconds() * 100
+		out[p] = cpuPercent(cpuTicks(t, sandboxPid(t, m.env, p))-m.ticks[p], took)
 	}
 	return out
 }
@@ -326,7 +331,7 @@ func TestPerfGuard(t *testing.T) {
 	ticks0 := cpuTicks(t, cmd.Process.Pid)
 	time.Sleep(60 * time.Second)
 	took := time.Since(from)
-	cpu := float64(cpuTicks(t, cmd.Process.Pid)-ticks0) / 100 / took.Seconds() * 100
+	cpu := cpuPercent(cpuTicks(t, cmd.Process.Pid)-ticks0, took)
 	byPath, rounds := prom.since(from)
 	t.Logf("guard --dry-run idle: CPU %.1f%% of one core, RSS %.0f MiB; %d instant queries in %s (%d frames read)",
 		cpu, rssMiB(t, cmd.Process.Pid), byPath["/api/v1/query"], took.Round(time.Second), rounds)
@@ -418,7 +423,7 @@ func TestPerfIdleBytes50(t *testing.T) {
 	slices.Sort(sorted)
 	t.Logf("50 services idle at 120x40: %.0f bytes/s over %s (per second: median %d, max %d); CPU %.1f%% of one core",
 		float64(total)/took.Seconds(), took.Round(time.Second), sorted[len(sorted)/2], sorted[len(sorted)-1],
-		float64(cpuTicks(t, pid)-ticks0)/100/took.Seconds()*100)
+		cpuPercent(cpuTicks(t, pid)-ticks0, took))
 	// A whole 120x40 screen is about 5 KB of text and more with colours: a redraw of the whole
 	// screen on every refresh (every 2 s) would write several KB/s.
 	if bps := float64(total) / took.Seconds(); bps > 4000 {
@@ -451,7 +456,7 @@ func TestPerfK9s(t *testing.T) {
 	from, ticks0 := time.Now(), cpuTicks(t, pid)
 	shared := startShared(t, env)
 	time.Sleep(60 * time.Second)
-	cpu := float64(cpuTicks(t, pid)-ticks0) / 100 / time.Since(from).Seconds() * 100
+	cpu := cpuPercent(cpuTicks(t, pid)-ticks0, time.Since(from))
 	t.Logf("k9s idle: CPU %.1f%% of one core, RSS %.0f MiB after %s", cpu, rssMiB(t, pid), time.Since(start).Round(time.Second))
 	logShared(t, "k9s idle", base, shared.stop(t))
 }
