@@ -102,7 +102,7 @@ func (b builder) frameQueries(services, detail []domain.Service) [numFrameQuerie
 	if b.rules {
 		return b.recordedQueries(services, detail)
 	}
-	sels, detailSels := b.frameSelectors(services), b.frameSelectors(detail)
+	sels, detailSels := b.servicesSelectors(services), b.servicesSelectors(detail)
 	byRS := "namespace, " + b.label
 	sum := func(tmpl string) string {
 		return union(sels, func(sel string) string {
@@ -169,72 +169,6 @@ func (b builder) historyQueries(svc domain.Service) map[domain.Metric]string {
 // serviceSelector matches the pods of svc's Deployments (one, or two for blue-green).
 func (b builder) serviceSelector(svc domain.Service) string {
 	return b.servicesSelectors([]domain.Service{svc})[0]
-}
-
-// frameSelectors match what a frame reads of the services (instant queries over the last
-// window): the pods the watch knows by their exact names (or, with a workload label, the
-// ReplicaSets), in one selector, and the services without any by their Deployments' names
-// (servicesSelectors). Prometheus looks exact names up in its index; a pattern it matches
-// against every pod name it holds, once per selector, which was most of a frame's cost over
-// many namespaces. A pod gone within the window loses its last samples; a history (range
-// queries) keeps matching by Deployment.
-func (b builder) frameSelectors(services []domain.Service) []string {
-	label, names := "pod", podNames
-	if !b.relabel {
-		label, names = b.label, replicaSetNames
-	}
-	return exactSelectors(services, label, names, b.servicesSelectors)
-}
-
-// exactSelectors is one selector matching label to the names of services that have some, and
-// the others' selectors from byPattern.
-func exactSelectors(services []domain.Service, label string, names func(domain.Service) []string,
-	byPattern func([]domain.Service) []string) []string {
-	var nss, exact []string
-	var rest []domain.Service
-	for _, svc := range services {
-		n := names(svc)
-		if len(n) == 0 {
-			rest = append(rest, svc)
-			continue
-		}
-		nss = append(nss, svc.Namespace)
-		exact = append(exact, n...)
-	}
-	var out []string
-	if len(exact) > 0 {
-		slices.Sort(nss)
-		slices.Sort(exact)
-		nss, exact = slices.Compact(nss), slices.Compact(exact)
-		for i, n := range exact {
-			exact[i] = regexp.QuoteMeta(n)
-		}
-		// Pod and ReplicaSet names carry their template's hash: matching them in all the
-		// namespaces at once cannot match another namespace's namesake.
-		out = append(out, fmt.Sprintf("%s,%s=~%s", namespaceSelector(nss), label, strconv.Quote(strings.Join(exact, "|"))))
-	}
-	if len(rest) > 0 {
-		out = append(out, byPattern(rest)...)
-	}
-	return out
-}
-
-func podNames(svc domain.Service) []string {
-	var out []string
-	for _, rs := range svc.ReplicaSets {
-		for _, p := range rs.Pods {
-			out = append(out, p.Name)
-		}
-	}
-	return out
-}
-
-func replicaSetNames(svc domain.Service) []string {
-	var out []string
-	for _, rs := range svc.ReplicaSets {
-		out = append(out, rs.Name)
-	}
-	return out
 }
 
 // servicesSelectors match the pods of the services' Deployments (named from their

@@ -58,11 +58,7 @@ func recordedSelectors(services []domain.Service, label string) []string {
 // recordedQueries are frameQueries over the recorded series: one series per ReplicaSet (per
 // bucket for latency) instead of one per pod.
 func (b builder) recordedQueries(services, detail []domain.Service) [numFrameQueries]string {
-	byRS := func(services []domain.Service) []string {
-		return exactSelectors(services, labelReplicaSet, replicaSetNames,
-			func(rest []domain.Service) []string { return recordedSelectors(rest, labelReplicaSet) })
-	}
-	sels := byRS(services)
+	sels := recordedSelectors(services, labelReplicaSet)
 	series := func(name string) string {
 		return union(sels, func(sel string) string { return name + "{" + sel + "}" })
 	}
@@ -78,7 +74,7 @@ func (b builder) recordedQueries(services, detail []domain.Service) [numFrameQue
 		return pods(sel, recPodsCPU, string(domain.MetricCPU)) + " or " + pods(sel, recPodsMemory, string(domain.MetricMemory))
 	})
 	if len(detail) > 0 {
-		q[qP99] = union(byRS(detail), func(sel string) string {
+		q[qP99] = union(recordedSelectors(detail, labelReplicaSet), func(sel string) string {
 			return fmt.Sprintf("histogram_quantile(0.99, %s{%s})", recBuckets, sel)
 		})
 	}
