@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,25 @@ func TestBuildStateBlueGreen(t *testing.T) {
 	}
 	if c := bg.Of(domain.ColorBlue); c.Deployment != "checkout-blue" || c.Image != "checkout:v1" || !c.AllReady() || c.ReplicaSet != brs.Name {
 		t.Errorf("blue %+v", c)
+	}
+
+	// The pods each colour lost belong to the one service; another's stay its own.
+	since := t0.Add(-time.Hour)
+	objs.PodsKnownSince = since
+	objs.GonePods = []GonePod{
+		{Namespace: "shop", Deployment: "checkout-blue", Name: "checkout-blue-5f6d7c8b9a-zzzzz"},
+		{Namespace: "shop", Deployment: "gateway", Name: "gateway-7d9f8b6c4d-yyyyy"},
+		{Namespace: "shop", Deployment: "checkout-green", Name: "checkout-green-6c7d8e9f5a-xxxxx"},
+		{Namespace: "other", Deployment: "gateway", Name: "gateway-7d9f8b6c4d-wwwww"},
+	}
+	st = BuildState(objs, t0, domain.Health{OK: true}, true)
+	for i, want := range [][]string{
+		{"checkout-blue-5f6d7c8b9a-zzzzz", "checkout-green-6c7d8e9f5a-xxxxx"},
+		{"gateway-7d9f8b6c4d-yyyyy"},
+	} {
+		if s := st.Services[i]; !slices.Equal(s.GonePods, want) || !s.PodsKnownSince.Equal(since) {
+			t.Errorf("%s: gone pods %v known since %s, want %v since %s", s.Name, s.GonePods, s.PodsKnownSince, want, since)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	deploymentutil "k8s.io/kubectl/pkg/util/deployment"
 
+	"github.com/opsdeck/opsdeck/internal/bluegreen"
 	"github.com/opsdeck/opsdeck/internal/domain"
 )
 
@@ -30,9 +31,19 @@ type Objects struct {
 	// Services are the blue-green Services (labelled opsdeck.io/strategy=blue-green); each
 	// becomes one service with its two colours' Deployments.
 	Services []*corev1.Service
+	// GonePods are pods deleted in the last domain.GonePodsKept; PodsKnownSince is when the
+	// watch began to see every deletion (see domain.Service).
+	GonePods       []GonePod
+	PodsKnownSince time.Time
 	// OnlyRelatedEvents drops events about objects that are not one of the built services, their
 	// ReplicaSets or their pods (used when a label selector narrows the services).
 	OnlyRelatedEvents bool
+}
+
+// GonePod is a pod of a Deployment that the watch saw deleted, and when.
+type GonePod struct {
+	Namespace, Deployment, Name string
+	At                          time.Time
 }
 
 // BuildState turns cached objects into one ClusterState: a Service per Deployment with its
@@ -61,6 +72,7 @@ func BuildState(objs Objects, at time.Time, api domain.Health, synced bool) doma
 		st.Services = append(st.Services, ServiceFrom(d, rsByOwner[d.UID], podsByOwner))
 	}
 	st.Services = append(st.Services, bg...)
+	withGonePods(st.Services, objs.GonePods, objs.PodsKnownSince)
 	sort.Slice(st.Services, func(i, j int) bool {
 		a, b := st.Services[i], st.Services[j]
 		if a.Namespace != b.Namespace {
@@ -95,6 +107,30 @@ func BuildState(objs Objects, at time.Time, api domain.Health, synced bool) doma
 		st.Events = st.Events[:MaxEvents:MaxEvents]
 	}
 	return st
+}
+
+// withGonePods gives each service the pods its Deployments lost (both colours' for a
+// blue-green service) and the time from which that list is whole.
+func withGonePods(services []domain.Service, gone []GonePod, since time.Time) {
+	byDeployment := map[string][]string{}
+	for _, g := range gone {
+		k := g.Namespace + "/" + g.Deployment
+		byDeployment[k] = append(byDeployment[k], g.Name)
+	}
+	for i := range services {
+		s := &services[i]
+		s.PodsKnownSince = since
+		if len(byDeployment) == 0 {
+			continue
+		}
+		if s.BlueGreen == nil {
+			s.GonePods = byDeployment[s.Namespace+"/"+s.Name]
+			continue
+		}
+		for _, c := range domain.Colors {
+			s.GonePods = append(s.GonePods, byDeployment[s.Namespace+"/"+bluegreen.DeploymentName(s.Name, c)]...)
+		}
+	}
 }
 
 // CPURequest is the per-pod CPU request of a pod spec in cores: the sum of its containers'

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/opsdeck/opsdeck/internal/safe"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/safe"
 )
 
 // DefaultMinInterval is the shortest time between two state builds: a burst of changes (a
@@ -69,7 +71,11 @@ type Watcher struct {
 	lastErr time.Time
 	latest  *domain.ClusterState
 	subs    map[chan domain.ClusterState]struct{}
-	started bool
+	// gone are the pods seen deleted in the last domain.GonePodsKept, oldest first; podsSince
+	// is when the pod caches filled, from which on no deletion goes unseen.
+	gone      []GonePod
+	podsSince time.Time
+	started   bool
 	done    chan struct{}
 }
 
@@ -143,6 +149,7 @@ func (w *Watcher) newInformers(ns string) *nsInformers {
 		set.informers = append(set.informers, inf)
 		set.synced = append(set.synced, inf.HasSynced)
 	}
+	_, _ = p.AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: w.podDeleted})
 	w.servicesInformer(set, ns, indexers, handler)
 	return set
 }
@@ -166,6 +173,7 @@ func (w *Watcher) Start(ctx context.Context) {
 	go func() {
 		if w.WaitForSync(ctx) {
 			w.mu.Lock()
+			w.podsSince = w.clock.Now()
 			if !w.api.Reconnecting {
 				w.api = domain.Health{OK: true, LastSuccess: w.clock.Now()}
 			}
@@ -176,6 +184,45 @@ func (w *Watcher) Start(ctx context.Context) {
 	go w.loop(ctx)
 	go w.probe(ctx)
 	w.changed()
+}
+
+// podDeleted remembers a deleted pod of a Deployment for domain.GonePodsKept. A deletion
+// missed while the watch was down comes when it lists again (as a tombstone), later than it
+// happened: it is kept a little longer, never less.
+func (w *Watcher) podDeleted(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	ref := metav1.GetControllerOfNoCopy(p)
+	if ref == nil || ref.Kind != "ReplicaSet" {
+		return
+	}
+	// The Deployment controller names a ReplicaSet <deployment>-<pod-template-hash>.
+	i := strings.LastIndexByte(ref.Name, '-')
+	if i <= 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.clock.Now()
+	w.gone = append(w.recentGone(now), GonePod{Namespace: p.Namespace, Deployment: ref.Name[:i], Name: p.Name, At: now})
+}
+
+// recentGone drops from w.gone the pods deleted more than domain.GonePodsKept before now.
+// w.mu is held.
+func (w *Watcher) recentGone(now time.Time) []GonePod {
+	i := 0
+	for i < len(w.gone) && now.Sub(w.gone[i].At) > domain.GonePodsKept {
+		i++
+	}
+	if i > 0 {
+		w.gone = slices.Delete(w.gone, 0, i)
+	}
+	return w.gone
 }
 
 // Done is closed when the watcher has stopped after its context ended.
@@ -343,10 +390,13 @@ func (w *Watcher) Build() domain.ClusterState {
 		objs.Events = append(objs.Events, evs...)
 	}
 	objs.OnlyRelatedEvents = w.opts.Selector != ""
+	now := w.clock.Now()
 	w.mu.Lock()
 	api := w.api
+	objs.GonePods = slices.Clone(w.recentGone(now))
+	objs.PodsKnownSince = w.podsSince
 	w.mu.Unlock()
-	return BuildState(objs, w.clock.Now(), api, w.HasSynced())
+	return BuildState(objs, now, api, w.HasSynced())
 }
 
 func (w *Watcher) publish(st domain.ClusterState) {

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -53,6 +54,7 @@ func TestWatcherSeesDeploymentAndRolloutProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	started := time.Now()
 	w.Start(ctx)
 	states := w.Subscribe(ctx)
 
@@ -79,6 +81,14 @@ func TestWatcherSeesDeploymentAndRolloutProgress(t *testing.T) {
 	if web.Revision != 1 || web.Image != "web:v1" || web.ProgressDeadline != time.Minute || web.RolloutStarted.IsZero() {
 		t.Fatalf("web: %+v", web)
 	}
+	if web.PodsKnownSince.Before(started) || web.PodsKnownSince.After(st.At) || len(web.GonePods) != 0 {
+		t.Errorf("a synced watch with no pod deleted: pods known since %s (started %s, state at %s), gone %v",
+			web.PodsKnownSince, started, st.At, web.GonePods)
+	}
+	var v1Pods []string
+	for _, p := range web.ReplicaSets[0].Pods {
+		v1Pods = append(v1Pods, p.Name)
+	}
 
 	// A rollout: the watcher shows it progressing, then complete on revision 2.
 	patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"web:v2"}]}}}}`)
@@ -100,6 +110,20 @@ func TestWatcherSeesDeploymentAndRolloutProgress(t *testing.T) {
 	cur, ok := web.NewReplicaSet()
 	if !ok || cur.Image != "web:v2" || !web.RolloutStarted.Equal(cur.Created) || len(web.ReplicaSets) != 2 {
 		t.Fatalf("after rollout: %+v", web)
+	}
+	// Revision 1's pods are gone, and the state still names them: their samples stay in a
+	// metric's rate window after them.
+	st = awaitState(t, states, 30*time.Second, "revision 1's three pods among web's gone pods", func(st domain.ClusterState) bool {
+		s, _ := st.FindByName(ns, "web")
+		return len(s.GonePods) >= 3
+	})
+	web, _ = st.FindByName(ns, "web")
+	gone := slices.Sorted(slices.Values(web.GonePods))
+	if !slices.Equal(gone, v1Pods) {
+		t.Errorf("web's gone pods %v, want revision 1's %v", gone, v1Pods)
+	}
+	if api, _ := st.FindByName(ns, "api"); len(api.GonePods) != 0 {
+		t.Errorf("api lost no pod, its gone pods are %v", api.GonePods)
 	}
 	revs, err := w.Revisions(ns, "web")
 	if err != nil || len(revs) != 2 || revs[0].Number != 2 || !revs[0].Current || revs[1].Image != "web:v1" {

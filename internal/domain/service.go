@@ -72,7 +72,17 @@ type Service struct {
 	// any; Freeze is the service's own freeze, if any (expired ones included: judge with Until).
 	Pending *PendingDeploy
 	Freeze  *FreezeInfo
+
+	// GonePods are the pods of the service's Deployments that the watch saw deleted in the
+	// last GonePodsKept: their last samples stay in a metric's rate window after they go.
+	GonePods []string
+	// PodsKnownSince is when the watch began to see every pod come and go: the service's pods
+	// since then are all in its ReplicaSets or in GonePods. Zero when that is not known.
+	PodsKnownSince time.Time
 }
+
+// GonePodsKept is how long a state names the pods deleted before it (Service.GonePods).
+const GonePodsKept = 10 * time.Minute
 
 // Key is namespace/name, unique across the watched namespaces.
 func (s Service) Key() string { return s.Namespace + "/" + s.Name }

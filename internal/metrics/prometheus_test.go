@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/opsdeck/opsdeck/config"
 	"github.com/opsdeck/opsdeck/internal/domain"
 	"github.com/opsdeck/opsdeck/internal/metrics/promtest"
+	"github.com/opsdeck/opsdeck/internal/sandbox"
 	"github.com/opsdeck/opsdeck/internal/simulator"
 )
 
@@ -36,11 +38,21 @@ var orderService = domain.Service{
 	},
 }
 
+// shopSuffixes end the names of orderService's pods, three in each ReplicaSet.
+var shopSuffixes = []string{"abcde", "fghij", "klmno"}
+
 // startShop serves a simulator with orderService's six pods and a Prometheus scraping it.
 func startShop(t *testing.T) *Source {
 	t.Helper()
+	src, _, _ := startShopSim(t)
+	return src
+}
+
+// startShopSim is startShop that also gives the simulator and Prometheus's URL.
+func startShopSim(t *testing.T) (*Source, *simulator.Simulator, string) {
+	t.Helper()
 	sim := simulator.New()
-	for i, suffix := range []string{"abcde", "fghij", "klmno"} {
+	for i, suffix := range shopSuffixes {
 		started := time.Now().Add(-time.Duration(i) * time.Minute)
 		sim.Upsert(simulator.Pod{Namespace: "shop", Name: healthyRS + "-" + suffix, Container: "app", Image: "order-service:v1", Started: started})
 		sim.Upsert(simulator.Pod{Namespace: "shop", Name: badRS + "-" + suffix, Container: "app", Image: "order-service:v2-bad", Started: started})
@@ -57,7 +69,7 @@ func startShop(t *testing.T) *Source {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return src
+	return src, sim, url
 }
 
 // waitFrame reads frames until ok accepts one, failing with the last one at the deadline.
@@ -308,5 +320,58 @@ func TestFrameWithRecordingRules(t *testing.T) {
 	}
 	if !src.UsesRules() || raw.UsesRules() {
 		t.Errorf("UsesRules: recorded %v, raw %v", src.UsesRules(), raw.UsesRules())
+	}
+}
+
+// A pod deleted within the rate window still has samples in it. A frame that matches pods by
+// name (the watch has seen them all) reads the deleted ones through the service's GonePods,
+// as matching by Deployment does: a rollback that deletes the bad pods must not hide, for a
+// window, the errors they served. Matching only the pods still running would.
+func TestFrameReadsGonePodsWithinTheWindow(t *testing.T) {
+	src, sim, url := startShopSim(t)
+	svc := orderService
+	svc.PodsKnownSince = time.Now().Add(-time.Hour)
+	svc.ReplicaSets = slices.Clone(orderService.ReplicaSets)
+	var badPods []string
+	for i := range svc.ReplicaSets {
+		rs := &svc.ReplicaSets[i]
+		rs.Pods = nil
+		for _, suffix := range shopSuffixes {
+			rs.Pods = append(rs.Pods, domain.Pod{Name: rs.Name + "-" + suffix})
+			if rs.Name == badRS {
+				badPods = append(badPods, rs.Name+"-"+suffix)
+			}
+		}
+	}
+	b := src.b
+	b.now = time.Now()
+	if q := b.frameQueries([]domain.Service{svc}, nil); !strings.Contains(q[qErrors], `pod=~"`+badRS+"-abcde|") {
+		t.Fatalf("the frame does not match the pods by name: %s", q[qErrors])
+	}
+	waitFrame(t, src, []domain.Service{svc}, func(f domain.MetricsFrame) error {
+		return between("bad rs", f.ReplicaSets["shop/"+badRS], domain.MetricErrorRatio, 0.2, 0.4)
+	})
+
+	// The rollback: the bad pods go, and their series end at the next scrape.
+	for _, p := range badPods {
+		sim.Delete("shop", p)
+	}
+	sandbox.WaitFor(t, 10*time.Second, "the deleted pods' series to end", func() (bool, string) {
+		got, err := sandbox.Query(context.Background(), url, `http_requests_total{pod=~"`+badRS+`-.*"}`)
+		return err == nil && len(got) == 0, fmt.Sprintf("%d series, err %v", len(got), err)
+	})
+	rolledBack := svc
+	rolledBack.ReplicaSets = slices.Clone(svc.ReplicaSets)
+	rolledBack.ReplicaSets[0].Pods, rolledBack.ReplicaSets[0].Replicas = nil, 0
+	rolledBack.GonePods = badPods
+	forgot := rolledBack
+	forgot.GonePods = nil
+	f, without := src.Frame(context.Background(), []domain.Service{rolledBack}), src.Frame(context.Background(), []domain.Service{forgot})
+	if err := between("bad rs, its pods gone within the window", f.ReplicaSets["shop/"+badRS], domain.MetricErrorRatio, 0.2, 0.4); err != nil {
+		t.Errorf("%v\n%s", err, dumpFrame(f))
+	}
+	// What the test guards against: without the gone pods, the errors vanish with them.
+	if _, ok := without.ReplicaSets["shop/"+badRS].Get(domain.MetricErrorRatio); ok {
+		t.Errorf("a frame without the gone pods read the bad ReplicaSet's errors: the check above proves nothing\n%s", dumpFrame(without))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/common/model"
 
@@ -53,6 +54,8 @@ type builder struct {
 	// rules reads the series that config/examples/prometheus-rules.yaml records instead of
 	// the per-pod ones.
 	rules bool
+	// now is the time of the frame: whether a service's pods are all known depends on it.
+	now time.Time
 }
 
 func newBuilder(q config.Queries, workloadLabel string) builder {
@@ -102,7 +105,7 @@ func (b builder) frameQueries(services, detail []domain.Service) [numFrameQuerie
 	if b.rules {
 		return b.recordedQueries(services, detail)
 	}
-	sels, detailSels := b.servicesSelectors(services), b.servicesSelectors(detail)
+	sels, detailSels := b.frameSelectors(services), b.frameSelectors(detail)
 	byRS := "namespace, " + b.label
 	sum := func(tmpl string) string {
 		return union(sels, func(sel string) string {
@@ -171,13 +174,107 @@ func (b builder) serviceSelector(svc domain.Service) string {
 	return b.servicesSelectors([]domain.Service{svc})[0]
 }
 
+// knowsPods tells whether the watch knows every pod that svc had within a frame's lookback:
+// its rate window, and as much again for a deleted pod's last scrapes to age out.
+func (b builder) knowsPods(svc domain.Service) bool {
+	lookback := 2 * b.q.Window.Duration
+	return !svc.PodsKnownSince.IsZero() && lookback <= domain.GonePodsKept && b.now.Sub(svc.PodsKnownSince) >= lookback
+}
+
+// frameSelectors match the pods (or ReplicaSets) of the services for a frame: by their exact names (running, and
+// gone within the lookback) for the services whose pods the watch knows, by their
+// Deployments' names (servicesSelectors) for the others. Prometheus looks a set of names up in
+// its index, but matches a pattern against every pod name it holds, once per selector: over
+// many namespaces (-A) that was most of what a frame cost it.
+func (b builder) frameSelectors(services []domain.Service) []string {
+	label, names := "pod", podNames
+	if !b.relabel {
+		label, names = b.label, replicaSetNames
+	}
+	known, rest := b.splitKnown(services, names)
+	var out []string
+	if len(known) > 0 {
+		// Pod names end in a random suffix: one selector over all the namespaces cannot
+		// match another namespace's pods. ReplicaSet names can repeat across namespaces
+		// (same name, same template), so those are matched per set of namespaces.
+		var nss, pods []string
+		if b.relabel {
+			for _, svc := range known {
+				nss = append(nss, svc.Namespace)
+				pods = append(pods, names(svc)...)
+			}
+			out = append(out, fmt.Sprintf("%s,%s=~%s", namespaceSelector(distinct(nss)), label, strconv.Quote(nameSet(pods))))
+		} else {
+			for _, sc := range scopesOf(known, names) {
+				out = append(out, fmt.Sprintf("%s,%s=~%s", sc.namespaces, label, strconv.Quote(sc.alt)))
+			}
+		}
+	}
+	return append(out, b.servicesSelectors(rest)...)
+}
+
+// splitKnown parts services into those matched by the exact names that names gives (their
+// pods all known, and some) and the rest.
+func (b builder) splitKnown(services []domain.Service, names func(domain.Service) []string) (known, rest []domain.Service) {
+	for _, svc := range services {
+		if b.knowsPods(svc) && len(names(svc)) > 0 {
+			known = append(known, svc)
+		} else {
+			rest = append(rest, svc)
+		}
+	}
+	return known, rest
+}
+
+// podNames are svc's pods, running and gone.
+func podNames(svc domain.Service) []string {
+	out := slices.Clone(svc.GonePods)
+	for _, rs := range svc.ReplicaSets {
+		for _, p := range rs.Pods {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// replicaSetNames are svc's ReplicaSets, and those of its gone pods (a ReplicaSet deleted
+// within the lookback, by its Deployment's history limit, still has samples in it).
+func replicaSetNames(svc domain.Service) []string {
+	var out []string
+	for _, rs := range svc.ReplicaSets {
+		out = append(out, rs.Name)
+	}
+	for _, p := range svc.GonePods {
+		if i := strings.LastIndexByte(p, '-'); i > 0 {
+			out = append(out, p[:i])
+		}
+	}
+	return out
+}
+
+// nameSet is a regular expression matching exactly the given names (sorted, distinct), which
+// Prometheus reads as a set to look up rather than a pattern to scan with.
+func nameSet(names []string) string {
+	names = distinct(names)
+	for i, n := range names {
+		names[i] = regexp.QuoteMeta(n)
+	}
+	return strings.Join(names, "|")
+}
+
+// distinct sorts names in place and drops repeats.
+func distinct(names []string) []string {
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
 // servicesSelectors match the pods of the services' Deployments (named from their
 // ReplicaSets, or from a service's own name when none is known): one selector per scope (see
 // scopesOf), each of its namespaces and a bounded regular expression over its Deployments'
 // names.
 func (b builder) servicesSelectors(services []domain.Service) []string {
 	var out []string
-	for _, sc := range scopesOf(services) {
+	for _, sc := range scopesOf(services, deploymentsOf) {
 		if b.relabel {
 			out = append(out, fmt.Sprintf("%s,pod=~%s", sc.namespaces, strconv.Quote("^"+sc.alt+"-[a-z0-9]+-[a-z0-9]{5}$")))
 		} else {
@@ -188,34 +285,30 @@ func (b builder) servicesSelectors(services []domain.Service) []string {
 }
 
 // scope is what bounds a query to some services: the matcher of their namespaces, and an
-// alternation of their Deployments' names (regexp-quoted, sorted, distinct) for a regex
-// matcher to anchor. Every namespace of a scope holds every one of its Deployments.
+// alternation of names (regexp-quoted, sorted, distinct; Deployments' or ReplicaSets') for a
+// regex matcher. Every namespace of a scope holds every one of its names.
 type scope struct{ namespaces, alt string }
 
-// scopesOf groups the services' namespaces by the Deployment names they hold, one scope per
+// scopesOf groups the services' namespaces by the names (names(svc)) they hold, one scope per
 // distinct set, in a stable order. One matcher of all the namespaces and all the names would
 // also match each name in every other namespace: with -A over namespaces that reuse names
 // (svc-001 in each of 100), the rows on screen would read a hundred times the pods they show.
-func scopesOf(services []domain.Service) []scope {
+func scopesOf(services []domain.Service, names func(domain.Service) []string) []scope {
 	byNS := map[string][]string{}
 	for _, svc := range services {
-		byNS[svc.Namespace] = append(byNS[svc.Namespace], deploymentsOf(svc)...)
+		byNS[svc.Namespace] = append(byNS[svc.Namespace], names(svc)...)
 	}
-	byDeps := map[string][]string{}
-	for ns, deps := range byNS {
-		slices.Sort(deps)
-		deps = slices.Compact(deps)
-		for i, d := range deps {
-			deps[i] = regexp.QuoteMeta(d)
-		}
-		alt := strings.Join(deps, "|")
-		if len(deps) > 1 {
+	byNames := map[string][]string{}
+	for ns, names := range byNS {
+		names = distinct(names)
+		alt := nameSet(names)
+		if len(names) > 1 {
 			alt = "(" + alt + ")"
 		}
-		byDeps[alt] = append(byDeps[alt], ns)
+		byNames[alt] = append(byNames[alt], ns)
 	}
-	out := make([]scope, 0, len(byDeps))
-	for alt, nss := range byDeps {
+	out := make([]scope, 0, len(byNames))
+	for alt, nss := range byNames {
 		slices.Sort(nss)
 		out = append(out, scope{namespaces: namespaceSelector(nss), alt: alt})
 	}

@@ -41,16 +41,12 @@ func rulesApply(q config.Queries, workloadLabel string) bool {
 		q.Requests == d.Requests && q.Errors == d.Errors && q.Latency == d.Latency && q.CPU == d.CPU && q.Memory == d.Memory
 }
 
-// recordedSelectors match the recorded series of the services' ReplicaSets (label
-// replicaset) or Deployments (label deployment), one selector per scope (see scopesOf).
-func recordedSelectors(services []domain.Service, label string) []string {
+// deploymentSelectors match the recorded series of the services' Deployments by name (a set
+// Prometheus looks up), one selector per scope (see scopesOf).
+func deploymentSelectors(services []domain.Service) []string {
 	var out []string
-	for _, sc := range scopesOf(services) {
-		if label == labelDeployment {
-			out = append(out, fmt.Sprintf("%s,%s=~%s", sc.namespaces, label, strconv.Quote("^"+sc.alt+"$")))
-		} else {
-			out = append(out, fmt.Sprintf("%s,%s=~%s", sc.namespaces, label, strconv.Quote("^"+sc.alt+"-[a-z0-9]+$")))
-		}
+	for _, sc := range scopesOf(services, deploymentsOf) {
+		out = append(out, fmt.Sprintf("%s,%s=~%s", sc.namespaces, labelDeployment, strconv.Quote(sc.alt)))
 	}
 	return out
 }
@@ -58,7 +54,10 @@ func recordedSelectors(services []domain.Service, label string) []string {
 // recordedQueries are frameQueries over the recorded series: one series per ReplicaSet (per
 // bucket for latency) instead of one per pod.
 func (b builder) recordedQueries(services, detail []domain.Service) [numFrameQueries]string {
-	sels := recordedSelectors(services, labelReplicaSet)
+	// The recorded series name their ReplicaSet in a label, as a workload label does.
+	byRS := b
+	byRS.label, byRS.relabel = labelReplicaSet, false
+	sels := byRS.frameSelectors(services)
 	series := func(name string) string {
 		return union(sels, func(sel string) string { return name + "{" + sel + "}" })
 	}
@@ -74,11 +73,11 @@ func (b builder) recordedQueries(services, detail []domain.Service) [numFrameQue
 		return pods(sel, recPodsCPU, string(domain.MetricCPU)) + " or " + pods(sel, recPodsMemory, string(domain.MetricMemory))
 	})
 	if len(detail) > 0 {
-		q[qP99] = union(recordedSelectors(detail, labelReplicaSet), func(sel string) string {
+		q[qP99] = union(byRS.frameSelectors(detail), func(sel string) string {
 			return fmt.Sprintf("histogram_quantile(0.99, %s{%s})", recBuckets, sel)
 		})
 	}
-	q[qP99Deployment] = union(recordedSelectors(services, labelDeployment), func(sel string) string {
+	q[qP99Deployment] = union(deploymentSelectors(services), func(sel string) string {
 		return fmt.Sprintf("histogram_quantile(0.99, %s{%s})", recBucketsDeploy, sel)
 	})
 	return q

@@ -168,6 +168,7 @@ func (s *Source) Frame(ctx context.Context, services []domain.Service) domain.Me
 	}
 	b := s.b
 	b.rules = s.useRules(ctx)
+	b.now = at
 	queries := b.frameQueries(services, detailServices(services))
 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -199,6 +200,7 @@ func (s *Source) Frame(ctx context.Context, services []domain.Service) domain.Me
 func (s *Source) FrameQueries(ctx context.Context, services []domain.Service) []string {
 	b := s.b
 	b.rules = s.useRules(ctx)
+	b.now = s.now()
 	q := b.frameQueries(services, detailServices(services))
 	return q[:]
 }

@@ -167,11 +167,66 @@ func TestFrameQueries(t *testing.T) {
 	for i, w := range map[int]string{
 		qRequests:      recRequests + `{` + rsSel + `}`,
 		qP99:           `histogram_quantile(0.99, ` + recBuckets + `{namespace="shop",replicaset=~"^order-service-[a-z0-9]+$"})`,
-		qP99Deployment: `histogram_quantile(0.99, ` + recBucketsDeploy + `{namespace="shop",deployment=~"^(cart\\.v2|order-service)$"})`,
+		qP99Deployment: `histogram_quantile(0.99, ` + recBucketsDeploy + `{namespace="shop",deployment=~"(cart\\.v2|order-service)"})`,
 	} {
 		if q[i] != w {
 			t.Errorf("recorded query %s:\n got  %s\n want %s", queryNames[i], q[i], w)
 		}
+	}
+}
+
+// Once the watch has seen every pod come and go for a frame's lookback (twice its window), a
+// frame matches the services' pods by their exact names, the gone ones included, which
+// Prometheus looks up in its index instead of scanning every pod name it holds. Before that,
+// and for a service it knows no pod of, by Deployment.
+func TestFrameQueriesMatchKnownPodsByName(t *testing.T) {
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	watched := now.Add(-2 * time.Minute) // the default window is 1m
+	web := domain.Service{Namespace: "shop", Name: "web", PodsKnownSince: watched,
+		GonePods: []string{"web-6c8f7d9b5c-zzzzz"},
+		ReplicaSets: []domain.ReplicaSet{{Name: "web-7d9f8b6c4d", Replicas: 2,
+			Pods: []domain.Pod{{Name: "web-7d9f8b6c4d-x7k2p"}, {Name: "web-7d9f8b6c4d-a1b2c"}}}}}
+	api := web
+	api.Namespace, api.Name, api.GonePods = "edge", "api", nil
+	api.ReplicaSets = []domain.ReplicaSet{{Name: "api-5d4c3b2a1f", Replicas: 1, Pods: []domain.Pod{{Name: "api-5d4c3b2a1f-q9w8e"}}}}
+	scaledDown := domain.Service{Namespace: "shop", Name: "batch", PodsKnownSince: watched,
+		ReplicaSets: []domain.ReplicaSet{{Name: "batch-5f6d7c8b9a"}}}
+
+	b := newBuilder(config.DefaultQueries(), "")
+	b.now = now
+	q := b.frameQueries([]domain.Service{web, api, scaledDown}, nil)
+	byName := `namespace=~"edge|shop",pod=~"api-5d4c3b2a1f-q9w8e|web-6c8f7d9b5c-zzzzz|web-7d9f8b6c4d-a1b2c|web-7d9f8b6c4d-x7k2p"`
+	if got, w := q[qRequests], `sum by (namespace, replicaset) (label_replace(rate(http_requests_total{`+byName+`}[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}")) or `+
+		`sum by (namespace, replicaset) (label_replace(rate(http_requests_total{namespace="shop",pod=~"^batch-[a-z0-9]+-[a-z0-9]{5}$"}[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}"))`; got != w {
+		t.Errorf("requests:\n got  %s\n want %s", got, w)
+	}
+
+	// A watch younger than the lookback may have missed a pod deleted just before it began.
+	b.now = watched.Add(2*time.Minute - time.Second)
+	if q := b.frameQueries([]domain.Service{web}, nil); strings.Contains(q[qRequests], "x7k2p") ||
+		!strings.Contains(q[qRequests], `pod=~"^web-[a-z0-9]+-[a-z0-9]{5}$"`) {
+		t.Errorf("pods matched by name before the watch covered the lookback: %s", q[qRequests])
+	}
+	unknown := web
+	unknown.PodsKnownSince = time.Time{}
+	b.now = now
+	if q := b.frameQueries([]domain.Service{unknown}, nil); strings.Contains(q[qRequests], "x7k2p") {
+		t.Errorf("pods matched by name with no watch behind them: %s", q[qRequests])
+	}
+
+	// With the recording rules: the ReplicaSets by name, those of gone pods included, one
+	// selector per set of namespaces holding the same names.
+	b.rules = true
+	twin := web
+	twin.Namespace = "shop-2"
+	q = b.frameQueries([]domain.Service{web, twin, api}, []domain.Service{web})
+	want := recRequests + `{namespace="edge",replicaset=~"api-5d4c3b2a1f"} or ` +
+		recRequests + `{namespace=~"shop|shop-2",replicaset=~"(web-6c8f7d9b5c|web-7d9f8b6c4d)"}`
+	if q[qRequests] != want {
+		t.Errorf("recorded requests:\n got  %s\n want %s", q[qRequests], want)
+	}
+	if w := `histogram_quantile(0.99, ` + recBuckets + `{namespace="shop",replicaset=~"(web-6c8f7d9b5c|web-7d9f8b6c4d)"})`; q[qP99] != w {
+		t.Errorf("recorded p99:\n got  %s\n want %s", q[qP99], w)
 	}
 }
 
@@ -382,7 +437,7 @@ func TestServiceProxy(t *testing.T) {
 func TestScopesMatchOnlyTheServicesAsked(t *testing.T) {
 	svc := func(ns, name string) domain.Service { return domain.Service{Namespace: ns, Name: name} }
 	got := scopesOf([]domain.Service{svc("fleet-1", "svc-1"), svc("fleet-2", "svc-1"), svc("fleet-3", "svc-2"),
-		svc("fleet-4", "svc-1"), svc("fleet-4", "svc-2")})
+		svc("fleet-4", "svc-1"), svc("fleet-4", "svc-2")}, deploymentsOf)
 	want := []scope{
 		{namespaces: `namespace="fleet-3"`, alt: "svc-2"},
 		{namespaces: `namespace="fleet-4"`, alt: "(svc-1|svc-2)"},
