@@ -76,7 +76,7 @@ type Watcher struct {
 	gone      []GonePod
 	podsSince time.Time
 	started   bool
-	done    chan struct{}
+	done      chan struct{}
 }
 
 // NewWatcher prepares the informers; nothing talks to the API until Start.
