@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/kubectl/pkg/polymorphichelpers"
 
 	"github.com/opsdeck/opsdeck/internal/bluegreen"
 	"github.com/opsdeck/opsdeck/internal/domain"
@@ -339,7 +338,7 @@ func planPairRestart(e *Executor, a domain.Action, t pairTarget, p *plan) (*plan
 	if t.act.Spec.Paused {
 		return nil, fmt.Errorf("%s is paused: resume it before restarting", t.act.Name)
 	}
-	patch, err := objectPatch(t.act, polymorphichelpers.ObjectRestarterFn)
+	patch, err := objectPatch(t.act, e.restart)
 	if err != nil {
 		return nil, fmt.Errorf("restart %s: %v", t.name, err)
 	}

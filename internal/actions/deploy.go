@@ -8,9 +8,9 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/types"
-	deploymentutil "k8s.io/kubectl/pkg/util/deployment"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/rollout"
 )
 
 // ChangeCauseAnnotation is the annotation kubectl shows as CHANGE-CAUSE in rollout history.
@@ -55,16 +55,13 @@ func PickContainer(d *appsv1.Deployment, want string) (int, error) {
 // nextRevision is the number the Deployment controller will give the next rollout: one more
 // than the highest revision of the Deployment and its ReplicaSets.
 func nextRevision(ctx context.Context, e *Executor, d *appsv1.Deployment) (int64, error) {
-	max, _ := deploymentutil.Revision(d)
-	_, all, newRS, err := deploymentutil.GetAllReplicaSets(d, e.Client.AppsV1())
+	max, _ := rollout.Revision(d)
+	all, _, err := rollout.ReplicaSets(ctx, e.Client.AppsV1(), d)
 	if err != nil {
 		return 0, err
 	}
-	if newRS != nil {
-		all = append(all, newRS)
-	}
 	for _, rs := range all {
-		if v, err := deploymentutil.Revision(rs); err == nil && v > max {
+		if v, err := rollout.Revision(rs); err == nil && v > max {
 			max = v
 		}
 	}
@@ -77,7 +74,7 @@ func planDeploy(ctx context.Context, e *Executor, a domain.Action, d *appsv1.Dep
 		return nil, err
 	}
 	c := d.Spec.Template.Spec.Containers[i]
-	rev, _ := deploymentutil.Revision(d)
+	rev, _ := rollout.Revision(d)
 	p := &plan{verb: "patch", resource: "deployments"}
 	p.res.FromRevision, p.res.ToRevision, p.res.FromImage, p.res.ToImage = rev, rev, c.Image, a.Image
 	if c.Image == a.Image {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -11,11 +13,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/kubectl/pkg/polymorphichelpers"
+	kubectlscheme "k8s.io/kubectl/pkg/scheme"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/rollout"
 )
 
 func TestReadOnlyRefusesEveryActionInOnePlace(t *testing.T) {
@@ -131,20 +137,54 @@ func TestChangeCause(t *testing.T) {
 	}
 }
 
-func TestObjectPatchUsesKubectlMutators(t *testing.T) {
-	d := twoContainers("a")
-	patch, err := objectPatch(d, polymorphichelpers.ObjectPauserFn)
-	if err != nil || string(patch) != `{"spec":{"paused":true}}` {
-		t.Fatalf("pause patch: %s, %v", patch, err)
+// The patches of pause, resume and restart are kubectl's, byte for byte: the same mutation of
+// the same Deployment, diffed the same way (kubectl's restart stamps its own clock, so the
+// timestamps are set equal).
+func TestObjectPatchIsKubectls(t *testing.T) {
+	kubectlPatch := func(d *appsv1.Deployment, fn func(runtime.Object) ([]byte, error)) ([]byte, error) {
+		obj := d.DeepCopy()
+		obj.APIVersion, obj.Kind = "apps/v1", "Deployment"
+		before, err := runtime.Encode(kubectlscheme.DefaultJSONEncoder(), obj)
+		if err != nil {
+			return nil, err
+		}
+		after, err := fn(obj)
+		if err != nil {
+			return nil, err
+		}
+		return strategicpatch.CreateTwoWayMergePatch(before, after, &appsv1.Deployment{})
 	}
-	if d.Spec.Paused {
+	stamp := regexp.MustCompile(`"kubectl.kubernetes.io/restartedAt":"[^"]*"`)
+	e := &Executor{}
+	running := twoContainers("a")
+	paused := running.DeepCopy()
+	paused.Spec.Paused = true
+	for _, c := range []struct {
+		name    string
+		d       *appsv1.Deployment
+		ours    func(*appsv1.Deployment) error
+		kubectl func(runtime.Object) ([]byte, error)
+	}{
+		{"pause", running, rollout.Pause, polymorphichelpers.ObjectPauserFn},
+		{"pause, paused", paused, rollout.Pause, polymorphichelpers.ObjectPauserFn},
+		{"resume", paused, rollout.Resume, polymorphichelpers.ObjectResumerFn},
+		{"resume, running", running, rollout.Resume, polymorphichelpers.ObjectResumerFn},
+		{"restart", running, e.restart, polymorphichelpers.ObjectRestarterFn},
+		{"restart, paused", paused, e.restart, polymorphichelpers.ObjectRestarterFn},
+	} {
+		got, err := objectPatch(c.d, c.ours)
+		want, werr := kubectlPatch(c.d, c.kubectl)
+		if fmt.Sprint(err) != fmt.Sprint(werr) {
+			t.Errorf("%s: error %v, kubectl's %v", c.name, err, werr)
+		}
+		if g, w := stamp.ReplaceAllString(string(got), "T"), stamp.ReplaceAllString(string(want), "T"); g != w {
+			t.Errorf("%s: patch %s, kubectl's %s", c.name, got, want)
+		}
+	}
+	if running.Spec.Paused || !paused.Spec.Paused {
 		t.Fatal("objectPatch mutated its input")
 	}
-	if _, err := objectPatch(d, polymorphichelpers.ObjectResumerFn); err == nil || err.Error() != "is not paused" {
-		t.Fatalf("resume of a running deployment: %v", err)
-	}
-	patch, err = objectPatch(d, polymorphichelpers.ObjectRestarterFn)
-	if err != nil || !strings.Contains(string(patch), "kubectl.kubernetes.io/restartedAt") {
-		t.Fatalf("restart patch: %s, %v", patch, err)
+	if patch, _ := objectPatch(running, e.restart); !stamp.Match(patch) {
+		t.Errorf("restart patch without its stamp: %s", patch)
 	}
 }

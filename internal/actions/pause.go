@@ -2,30 +2,30 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
-	"k8s.io/kubectl/pkg/polymorphichelpers"
-	"k8s.io/kubectl/pkg/scheme"
-	deploymentutil "k8s.io/kubectl/pkg/util/deployment"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/rollout"
 )
 
-// objectPatch runs one of kubectl's object mutators (ObjectPauserFn, ObjectResumerFn,
-// ObjectRestarterFn) on a copy of d and returns the strategic merge patch from d to the result,
-// as kubectl rollout pause/resume/restart compute it.
-func objectPatch(d *appsv1.Deployment, fn func(runtime.Object) ([]byte, error)) ([]byte, error) {
-	obj := d.DeepCopy()
-	obj.APIVersion, obj.Kind = "apps/v1", "Deployment"
-	before, err := runtime.Encode(scheme.DefaultJSONEncoder(), obj)
+// objectPatch runs one of the rollout mutators (rollout.Pause, Resume, Restart) on a copy of d
+// and returns the strategic merge patch from d to the result, as kubectl rollout
+// pause/resume/restart compute it.
+func objectPatch(d *appsv1.Deployment, mutate func(*appsv1.Deployment) error) ([]byte, error) {
+	before, err := json.Marshal(d)
 	if err != nil {
 		return nil, err
 	}
-	after, err := fn(obj)
+	obj := d.DeepCopy()
+	if err := mutate(obj); err != nil {
+		return nil, err
+	}
+	after, err := json.Marshal(obj)
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +33,7 @@ func objectPatch(d *appsv1.Deployment, fn func(runtime.Object) ([]byte, error)) 
 }
 
 func sameRevision(d *appsv1.Deployment, verb string) *plan {
-	rev, _ := deploymentutil.Revision(d)
+	rev, _ := rollout.Revision(d)
 	img := mainImage(d)
 	p := &plan{verb: verb, resource: "deployments"}
 	p.res.FromRevision, p.res.ToRevision, p.res.FromImage, p.res.ToImage = rev, rev, img, img
@@ -42,7 +42,7 @@ func sameRevision(d *appsv1.Deployment, verb string) *plan {
 
 func planPause(_ context.Context, e *Executor, a domain.Action, d *appsv1.Deployment) (*plan, error) {
 	p := sameRevision(d, "patch")
-	patch, err := objectPatch(d, polymorphichelpers.ObjectPauserFn)
+	patch, err := objectPatch(d, rollout.Pause)
 	if err != nil {
 		return nil, fmt.Errorf("%s %v", a.Service, err) // "order-service is already paused"
 	}

@@ -10,10 +10,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	deploymentutil "k8s.io/kubectl/pkg/util/deployment"
 
 	"github.com/opsdeck/opsdeck/internal/bluegreen"
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/rollout"
 	"github.com/opsdeck/opsdeck/internal/safe"
 )
 
@@ -200,7 +200,7 @@ func (e *Executor) planDeployment(ctx context.Context, a domain.Action, d *appsv
 			return &plan{res: res}, err
 		}
 	}
-	rev, _ := deploymentutil.Revision(d)
+	rev, _ := rollout.Revision(d)
 	res.FromRevision, res.ToRevision = rev, rev
 	res.FromImage = mainImage(d)
 	res.ToImage = res.FromImage

@@ -10,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
 )
@@ -124,63 +123,3 @@ func patchDeployment(ctx context.Context, c kubernetes.Interface, d *appsv1.Depl
 
 // FieldManager is the field manager opsdeck's patches are recorded under.
 const FieldManager = "opsdeck"
-
-// pinnedClient hands kubectl's helpers (which Get the Deployment themselves and then patch it)
-// the very Deployment opsdeck already read, and guards their patch with its resourceVersion: what
-// was checked, snapshotted and audited is what gets changed, or nothing does.
-type pinnedClient struct {
-	kubernetes.Interface
-	ctx context.Context
-	d   *appsv1.Deployment
-	// patchErr receives the API's error of the patch: kubectl's helpers format it with %v,
-	// which loses its type (Conflict, Forbidden).
-	patchErr *error
-}
-
-func (c pinnedClient) AppsV1() appsv1client.AppsV1Interface {
-	return pinnedApps{AppsV1Interface: c.Interface.AppsV1(), c: c}
-}
-
-type pinnedApps struct {
-	appsv1client.AppsV1Interface
-	c pinnedClient
-}
-
-func (a pinnedApps) Deployments(ns string) appsv1client.DeploymentInterface {
-	return pinnedDeployments{DeploymentInterface: a.AppsV1Interface.Deployments(ns), c: a.c, ns: ns}
-}
-
-type pinnedDeployments struct {
-	appsv1client.DeploymentInterface
-	c  pinnedClient
-	ns string
-}
-
-func (p pinnedDeployments) Get(ctx context.Context, name string, opts metav1.GetOptions) (*appsv1.Deployment, error) {
-	if p.ns == p.c.d.Namespace && name == p.c.d.Name {
-		return p.c.d.DeepCopy(), nil
-	}
-	return p.DeploymentInterface.Get(ctx, name, opts)
-}
-
-func (p pinnedDeployments) Patch(_ context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, sub ...string) (*appsv1.Deployment, error) {
-	if p.ns != p.c.d.Namespace || name != p.c.d.Name || len(sub) > 0 {
-		return nil, fmt.Errorf("opsdeck: unexpected patch of %s/%s", p.ns, name)
-	}
-	data, err := withLastActionAnnotation(p.c.ctx, pt, data)
-	if err != nil {
-		return nil, err
-	}
-	guarded, err := withResourceVersion(pt, data, p.c.d.ResourceVersion)
-	if err != nil {
-		return nil, err
-	}
-	if opts.FieldManager == "" {
-		opts.FieldManager = FieldManager
-	}
-	out, err := p.DeploymentInterface.Patch(p.c.ctx, name, pt, guarded, opts)
-	if p.c.patchErr != nil {
-		*p.c.patchErr = err
-	}
-	return out, err
-}

@@ -7,9 +7,9 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/kubectl/pkg/polymorphichelpers"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/rollout"
 )
 
 func planRestart(ctx context.Context, e *Executor, a domain.Action, d *appsv1.Deployment) (*plan, error) {
@@ -17,7 +17,7 @@ func planRestart(ctx context.Context, e *Executor, a domain.Action, d *appsv1.De
 		return nil, fmt.Errorf("%s is paused: resume it (p) before restarting", a.Service)
 	}
 	p := sameRevision(d, "patch")
-	patch, err := objectPatch(d, polymorphichelpers.ObjectRestarterFn)
+	patch, err := objectPatch(d, e.restart)
 	if err != nil {
 		return nil, fmt.Errorf("restart %s: %s", a.Service, strings.TrimSpace(err.Error()))
 	}
@@ -34,3 +34,6 @@ func planRestart(ctx context.Context, e *Executor, a domain.Action, d *appsv1.De
 	}
 	return p, nil
 }
+
+// restart stamps d's pod template with the executor's time, as kubectl rollout restart does.
+func (e *Executor) restart(d *appsv1.Deployment) error { return rollout.Restart(d, e.now()) }

@@ -8,31 +8,23 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	cmdutil "k8s.io/kubectl/pkg/cmd/util"
-	"k8s.io/kubectl/pkg/polymorphichelpers"
-	deploymentutil "k8s.io/kubectl/pkg/util/deployment"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/rollout"
 )
-
-var deploymentKind = schema.GroupKind{Group: "apps", Kind: "Deployment"}
 
 // revisionTarget finds the ReplicaSet of revision to (0: the previous one) among d's, with
 // kubectl's semantics, and the numbers of all revisions for an error.
-func revisionTarget(e *Executor, d *appsv1.Deployment, to int64) (*appsv1.ReplicaSet, int64, error) {
-	_, all, newRS, err := deploymentutil.GetAllReplicaSets(d, e.Client.AppsV1())
+func revisionTarget(ctx context.Context, e *Executor, d *appsv1.Deployment, to int64) (*appsv1.ReplicaSet, int64, error) {
+	all, _, err := rollout.ReplicaSets(ctx, e.Client.AppsV1(), d)
 	if err != nil {
 		return nil, 0, err
-	}
-	if newRS != nil {
-		all = append(all, newRS)
 	}
 	byRev := map[int64]*appsv1.ReplicaSet{}
 	var revs []int64
 	for _, rs := range all {
-		if v, err := deploymentutil.Revision(rs); err == nil && v > 0 {
+		if v, err := rollout.Revision(rs); err == nil && v > 0 {
 			byRev[v] = rs
 			revs = append(revs, v)
 		}
@@ -59,22 +51,15 @@ func revisionTarget(e *Executor, d *appsv1.Deployment, to int64) (*appsv1.Replic
 	return byRev[prev], prev, nil
 }
 
-func sameTemplate(a, b *corev1.PodTemplateSpec) bool {
-	a, b = a.DeepCopy(), b.DeepCopy()
-	delete(a.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
-	delete(b.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
-	return apiequality.Semantic.DeepEqual(a, b)
-}
-
 func planRollback(ctx context.Context, e *Executor, a domain.Action, d *appsv1.Deployment) (*plan, error) {
 	if a.Snapshot != "" {
 		return planRestore(ctx, e, a, d)
 	}
-	target, to, err := revisionTarget(e, d, a.ToRevision)
+	target, to, err := revisionTarget(ctx, e, d, a.ToRevision)
 	if err != nil {
 		return nil, err
 	}
-	rev, _ := deploymentutil.Revision(d)
+	rev, _ := rollout.Revision(d)
 	p := &plan{verb: "patch", resource: "deployments"}
 	p.res.FromRevision, p.res.ToRevision, p.res.FromImage = rev, to, mainImage(d)
 	if cs := target.Spec.Template.Spec.Containers; len(cs) > 0 {
@@ -83,7 +68,7 @@ func planRollback(ctx context.Context, e *Executor, a domain.Action, d *appsv1.D
 	if a.Trigger.ByGuard() {
 		p.eventType, p.eventReason = corev1.EventTypeWarning, AutoRollbackReason
 	}
-	if sameTemplate(&target.Spec.Template, &d.Spec.Template) {
+	if rollout.EqualIgnoreHash(&target.Spec.Template, &d.Spec.Template) {
 		p.skip = fmt.Sprintf("skipped rollback: %s already runs the template of revision %d", a.Service, to)
 		return p, nil
 	}
@@ -104,26 +89,29 @@ func planRollback(ctx context.Context, e *Executor, a domain.Action, d *appsv1.D
 			}
 			cur, resumed = r, "resumed and "
 		}
-		var out string
+		skipped := false
 		err := retryStatusConflicts(ctx, e, cur, func(cur *appsv1.Deployment) error {
-			// kubectl's own Rollbacker, as `kubectl rollout undo --to-revision`, on the Deployment
-			// opsdeck read, its patch guarded by that resourceVersion.
-			var patchErr error
-			rb, err := polymorphichelpers.RollbackerFor(deploymentKind, pinnedClient{Interface: e.Client, ctx: ctx, d: cur, patchErr: &patchErr})
+			// `kubectl rollout undo --to-revision` on the Deployment opsdeck read: the
+			// revision looked up again, and the patch guarded by that resourceVersion.
+			target, _, err := revisionTarget(ctx, e, cur, to)
 			if err != nil {
 				return err
 			}
-			out, err = rb.Rollback(cur, nil, to, cmdutil.DryRunNone)
-			if err != nil && patchErr != nil {
-				return patchErr
+			if skipped = rollout.EqualIgnoreHash(&target.Spec.Template, &cur.Spec.Template); skipped {
+				return nil
 			}
+			patch, err := rollout.UndoPatch(cur, target)
+			if err != nil {
+				return fmt.Errorf("restoring revision %d: %w", to, err)
+			}
+			_, err = patchDeployment(ctx, e.Client, cur, types.JSONPatchType, patch)
 			return err
 		})
 		if err != nil {
 			return "", err
 		}
-		if strings.HasPrefix(out, "skipped") {
-			return fmt.Sprintf("%s: %s", a.Service, out), nil
+		if skipped {
+			return fmt.Sprintf("%s: skipped rollback (current template already matches revision %d)", a.Service, to), nil
 		}
 		return fmt.Sprintf("%srolled back %s to revision %d (%s)", resumed, a.Service, to, p.res.ToImage), nil
 	}

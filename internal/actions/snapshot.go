@@ -16,6 +16,7 @@ import (
 	"github.com/opsdeck/opsdeck/internal/audit"
 	"github.com/opsdeck/opsdeck/internal/bluegreen"
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/rollout"
 )
 
 // savedObjects are the objects of one snapshot file: a Deployment, or the List of a blue-green
@@ -129,7 +130,7 @@ func restoredSpec(cur, saved *appsv1.Deployment, cause string) (*appsv1.Deployme
 
 // specMatches tells whether a restore would change nothing in cur.
 func specMatches(cur, saved *appsv1.Deployment) bool {
-	return sameTemplate(&cur.Spec.Template, &saved.Spec.Template) && replicasOf(cur) == replicasOf(saved) &&
+	return rollout.EqualIgnoreHash(&cur.Spec.Template, &saved.Spec.Template) && replicasOf(cur) == replicasOf(saved) &&
 		cur.Spec.Paused == saved.Spec.Paused && reflect.DeepEqual(cur.Spec.RevisionHistoryLimit, saved.Spec.RevisionHistoryLimit) &&
 		apiequality.Semantic.DeepEqual(cur.Spec.Strategy, saved.Spec.Strategy) &&
 		reflect.DeepEqual(cur.Spec.ProgressDeadlineSeconds, saved.Spec.ProgressDeadlineSeconds) &&
@@ -164,7 +165,7 @@ func planRestore(ctx context.Context, e *Executor, a domain.Action, d *appsv1.De
 	if _, err := restoredSpec(d, saved, ""); err != nil {
 		return nil, fmt.Errorf("refusing to restore %s from snapshot %s: %w", a.Service, a.Snapshot, err)
 	}
-	if !sameTemplate(&d.Spec.Template, &saved.Spec.Template) {
+	if !rollout.EqualIgnoreHash(&d.Spec.Template, &saved.Spec.Template) {
 		if p.res.ToRevision, err = nextRevision(ctx, e, d); err != nil {
 			return nil, err
 		}

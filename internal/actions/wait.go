@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -17,7 +15,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
-	"k8s.io/kubectl/pkg/polymorphichelpers"
+
+	"github.com/opsdeck/opsdeck/internal/rollout"
 )
 
 // DefaultWaitTimeout bounds --wait when no deadline is given.
@@ -34,7 +33,6 @@ func WaitForRollout(ctx context.Context, client kubernetes.Interface, namespace,
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	viewer := &polymorphichelpers.DeploymentStatusViewer{}
 	sel := fields.OneTermEqualSelector("metadata.name", name).String()
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
@@ -66,15 +64,11 @@ func WaitForRollout(ctx context.Context, client kubernetes.Interface, namespace,
 			return false, nil
 		}
 		seen = true
-		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(d)
+		msg, done, err := rollout.Status(d)
 		if err != nil {
 			return true, err
 		}
-		msg, done, err := viewer.Status(&unstructured.Unstructured{Object: u}, 0)
-		if err != nil {
-			return true, err
-		}
-		if msg = strings.TrimSpace(msg); msg != last && progress != nil {
+		if msg != last && progress != nil {
 			progress(msg)
 		}
 		last = msg

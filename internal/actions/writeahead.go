@@ -11,11 +11,11 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	deploymentutil "k8s.io/kubectl/pkg/util/deployment"
 
 	"github.com/opsdeck/opsdeck/internal/audit"
 	"github.com/opsdeck/opsdeck/internal/bluegreen"
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/rollout"
 )
 
 // writeAhead performs one mutation between its two audit lines: the intent (Result "pending"),
@@ -235,7 +235,7 @@ func (e *Executor) lookUp(ctx context.Context, in audit.Entry) string {
 	case err != nil:
 		return "the cluster could not be read (" + safe.OneLine(err.Error()) + ")"
 	}
-	rev, _ := deploymentutil.Revision(d)
+	rev, _ := rollout.Revision(d)
 	img := mainImage(d)
 	l, _ := domain.ParseLastAction(d.Annotations)
 	return fmt.Sprintf("%s at revision %d with image %s: %s", in.Service, rev, img, verdict(in, l, rev, img))

@@ -9,10 +9,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	deploymentutil "k8s.io/kubectl/pkg/util/deployment"
 
 	"github.com/opsdeck/opsdeck/internal/bluegreen"
 	"github.com/opsdeck/opsdeck/internal/domain"
+	"github.com/opsdeck/opsdeck/internal/rollout"
 )
 
 // ChangeCauseAnnotation records why a revision was made (kubectl's and opsdeck's).
@@ -163,7 +163,7 @@ func ServiceFrom(d *appsv1.Deployment, owned []*appsv1.ReplicaSet, podsByRS map[
 		Created:         d.CreationTimestamp.Time,
 		ResourceVersion: d.ResourceVersion,
 	}
-	s.Revision, _ = deploymentutil.Revision(d)
+	s.Revision, _ = rollout.Revision(d)
 	for _, c := range d.Spec.Template.Spec.Containers {
 		s.Containers = append(s.Containers, domain.Container{Name: c.Name, Image: c.Image})
 	}
@@ -215,7 +215,7 @@ func sortReplicaSets(rss []domain.ReplicaSet) {
 // semantics of kubectl's rollout status: paused first, then ProgressDeadlineExceeded (stalled),
 // then complete when every replica is updated and available and the spec was observed.
 func PhaseOf(d *appsv1.Deployment) (domain.Phase, string) {
-	prog := deploymentutil.GetDeploymentCondition(d.Status, appsv1.DeploymentProgressing)
+	prog := rollout.Condition(d.Status, appsv1.DeploymentProgressing)
 	msg := ""
 	if prog != nil {
 		msg = prog.Message
@@ -226,7 +226,7 @@ func PhaseOf(d *appsv1.Deployment) (domain.Phase, string) {
 	if d.Generation > d.Status.ObservedGeneration {
 		return domain.PhaseProgressing, "waiting for the deployment spec update to be observed"
 	}
-	if prog != nil && prog.Reason == deploymentutil.TimedOutReason {
+	if prog != nil && prog.Reason == rollout.TimedOutReason {
 		return domain.PhaseStalled, msg
 	}
 	want := replicas(d.Spec.Replicas)
@@ -247,7 +247,7 @@ func ReplicaSetFrom(rs *appsv1.ReplicaSet, pods []*corev1.Pod) domain.ReplicaSet
 		Ready:       rs.Status.ReadyReplicas,
 		Available:   rs.Status.AvailableReplicas,
 	}
-	out.Revision, _ = deploymentutil.Revision(rs)
+	out.Revision, _ = rollout.Revision(rs)
 	if cs := rs.Spec.Template.Spec.Containers; len(cs) > 0 {
 		out.Image = cs[0].Image
 	}
@@ -345,13 +345,13 @@ func EventFrom(e *corev1.Event) domain.Event {
 // controls (kubectl's util/deployment semantics: a ReplicaSet's revision annotation numbers it;
 // the current revision is the Deployment's own revision).
 func RevisionsFrom(d *appsv1.Deployment, rss []*appsv1.ReplicaSet) []domain.Revision {
-	cur, _ := deploymentutil.Revision(d)
+	cur, _ := rollout.Revision(d)
 	var out []domain.Revision
 	for _, rs := range rss {
 		if !metav1.IsControlledBy(rs, d) {
 			continue
 		}
-		n, err := deploymentutil.Revision(rs)
+		n, err := rollout.Revision(rs)
 		if err != nil || n <= 0 {
 			continue
 		}

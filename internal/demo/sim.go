@@ -18,9 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/kubernetes"
-	deploymentutil "k8s.io/kubectl/pkg/util/deployment"
 
 	"github.com/opsdeck/opsdeck/internal/bluegreen"
+	"github.com/opsdeck/opsdeck/internal/rollout"
 	"github.com/opsdeck/opsdeck/internal/simulator"
 )
 
@@ -37,7 +37,7 @@ const (
 	createDelay     = time.Second      // ContainerCreating before Running
 	crashPeriod     = 10 * time.Second // a crashing container restarts this often
 	maxCatchUp      = 10 * time.Minute // a longer gap is crossed in one step
-	revisionAnn     = deploymentutil.RevisionAnnotation
+	revisionAnn     = rollout.RevisionAnnotation
 	podTemplateHash = appsv1.DefaultDeploymentUniqueLabelKey
 )
 
@@ -128,17 +128,8 @@ func templateHash(t *corev1.PodTemplateSpec) string {
 	return rand.SafeEncodeString(strconv.FormatUint(uint64(h.Sum32()), 10))
 }
 
-// equalIgnoreHash compares two pod templates apart from the pod-template-hash label, as the
-// deployment controller finds the ReplicaSet of a template.
-func equalIgnoreHash(a, b *corev1.PodTemplateSpec) bool {
-	a, b = a.DeepCopy(), b.DeepCopy()
-	delete(a.Labels, podTemplateHash)
-	delete(b.Labels, podTemplateHash)
-	return apiequality.Semantic.DeepEqual(a, b)
-}
-
 func revisionOf(rs *appsv1.ReplicaSet) int64 {
-	n, _ := deploymentutil.Revision(rs)
+	n, _ := rollout.Revision(rs)
 	return n
 }
 
@@ -166,7 +157,7 @@ func (s *sim) syncDeployment(ctx context.Context, d *appsv1.Deployment, owned []
 	var maxRev int64
 	for _, rs := range owned {
 		maxRev = max(maxRev, revisionOf(rs))
-		if equalIgnoreHash(&rs.Spec.Template, &d.Spec.Template) {
+		if rollout.EqualIgnoreHash(&rs.Spec.Template, &d.Spec.Template) {
 			newRS = rs
 		}
 	}
@@ -553,7 +544,7 @@ func (s *sim) syncStatus(ctx context.Context, d *appsv1.Deployment, newRS *appsv
 	case complete:
 		prog.Reason, prog.Message = "NewReplicaSetAvailable", fmt.Sprintf("ReplicaSet %q has successfully progressed.", newRS.Name)
 	case t.Sub(mark.at) > deadline:
-		prog.Status, prog.Reason, prog.Message = corev1.ConditionFalse, deploymentutil.TimedOutReason, fmt.Sprintf("ReplicaSet %q has timed out progressing.", newRS.Name)
+		prog.Status, prog.Reason, prog.Message = corev1.ConditionFalse, rollout.TimedOutReason, fmt.Sprintf("ReplicaSet %q has timed out progressing.", newRS.Name)
 	default:
 		prog.Reason, prog.Message = "ReplicaSetUpdated", fmt.Sprintf("ReplicaSet %q is progressing.", newRS.Name)
 	}
