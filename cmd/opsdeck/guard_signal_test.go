@@ -11,8 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/cli-runtime/pkg/genericclioptions"
-
+	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/guard"
 	"github.com/opsdeck/opsdeck/internal/sandbox"
 )
@@ -30,8 +29,8 @@ func TestGuardSignalRollsBackAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	auditLog := filepath.Join(dir, "audit.jsonl")
-	kube := genericclioptions.NewConfigFlags(true)
-	kube.KubeConfig, kube.Namespace = &env.Kubeconfig, &ns
+	kube := cluster.NewKubeFlags()
+	kube.KubeConfig, kube.Overrides.Context.Namespace = env.Kubeconfig, ns
 	g := &globals{kube: kube, configPath: cfgPath, prometheus: env.PrometheusURL, auditLog: auditLog, display: "opsdeck"}
 	cfg, err := g.loadConfig()
 	if err != nil {

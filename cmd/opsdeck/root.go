@@ -4,22 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/opsdeck/opsdeck/internal/safe"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/klog/v2"
 
 	"github.com/opsdeck/opsdeck/internal/actions"
+	"github.com/opsdeck/opsdeck/internal/cluster"
+	"github.com/opsdeck/opsdeck/internal/safe"
 )
 
-// streams are the standard streams, injected (kubectl's IOStreams).
-type streams = genericiooptions.IOStreams
+// streams are the standard streams, injected (as kubectl's IOStreams are).
+type streams struct {
+	In          io.Reader
+	Out, ErrOut io.Writer
+}
 
 // Exit codes of the contract.
 const (
@@ -38,7 +40,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 
 // globals are the flags every command shares.
 type globals struct {
-	kube          *genericclioptions.ConfigFlags
+	kube          *cluster.KubeFlags
 	allNamespaces bool
 	selector      string
 	prometheus    string
@@ -100,7 +102,7 @@ func isUsage(err error) bool {
 }
 
 func newRootCmd(s streams, display string) *cobra.Command {
-	g := &globals{kube: genericclioptions.NewConfigFlags(true), streams: s, display: display}
+	g := &globals{kube: cluster.NewKubeFlags(), streams: s, display: display}
 	var demo, guardOn bool
 	root := &cobra.Command{
 		Use:   "opsdeck",

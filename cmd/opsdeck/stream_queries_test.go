@@ -7,8 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/cli-runtime/pkg/genericclioptions"
-
+	"github.com/opsdeck/opsdeck/internal/cluster"
 	"github.com/opsdeck/opsdeck/internal/guard"
 	"github.com/opsdeck/opsdeck/internal/sandbox"
 )
@@ -32,8 +31,8 @@ func TestQueriesPerRound(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte("guard:\n  window: 15m\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	kube := genericclioptions.NewConfigFlags(true)
-	kube.KubeConfig, kube.Namespace = &env.Kubeconfig, &ns
+	kube := cluster.NewKubeFlags()
+	kube.KubeConfig, kube.Overrides.Context.Namespace = env.Kubeconfig, ns
 	g := &globals{kube: kube, configPath: cfgPath, prometheus: prom.URL, auditLog: filepath.Join(dir, "audit.jsonl"), display: "opsdeck"}
 	cfg, err := g.loadConfig()
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -54,20 +53,20 @@ func UserAgent(ua string) ConnectOption {
 
 // Connect builds a client with kubectl's rules: --kubeconfig, else $KUBECONFIG, else
 // ~/.kube/config; --context, else the current context; -n, else the context's namespace.
-func Connect(flags *genericclioptions.ConfigFlags, opts ...ConnectOption) (*Conn, error) {
+func Connect(flags *KubeFlags, opts ...ConnectOption) (*Conn, error) {
 	var o connectOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	loader := flags.ToRawKubeConfigLoader()
+	loader := flags.Loader()
 	raw, err := loader.RawConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
-	if len(raw.Contexts) == 0 && (flags.APIServer == nil || *flags.APIServer == "") && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+	if len(raw.Contexts) == 0 && flags.Overrides.ClusterInfo.Server == "" && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
 		return nil, fmt.Errorf("no kubeconfig found: pass --kubeconfig or set KUBECONFIG (kubectl's rules apply)")
 	}
-	cfg, err := flags.ToRESTConfig()
+	cfg, err := loader.ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
@@ -95,22 +94,23 @@ func Connect(flags *genericclioptions.ConfigFlags, opts ...ConnectOption) (*Conn
 
 // IdentityFrom names the context, cluster and user that flags select in the raw kubeconfig, and
 // the watched namespaces: ns, or all of them (an empty list) when all is set.
-func IdentityFrom(flags *genericclioptions.ConfigFlags, raw clientcmdapi.Config, ns string, all bool) domain.Identity {
+func IdentityFrom(flags *KubeFlags, raw clientcmdapi.Config, ns string, all bool) domain.Identity {
+	o := flags.Overrides
 	id := domain.Identity{Context: raw.CurrentContext}
-	if flags.Context != nil && *flags.Context != "" {
-		id.Context = *flags.Context
+	if o.CurrentContext != "" {
+		id.Context = o.CurrentContext
 	}
 	if c, ok := raw.Contexts[id.Context]; ok && c != nil {
 		id.Cluster, id.User = c.Cluster, c.AuthInfo
 	}
-	if flags.ClusterName != nil && *flags.ClusterName != "" {
-		id.Cluster = *flags.ClusterName
+	if o.Context.Cluster != "" {
+		id.Cluster = o.Context.Cluster
 	}
-	if flags.AuthInfoName != nil && *flags.AuthInfoName != "" {
-		id.User = *flags.AuthInfoName
+	if o.Context.AuthInfo != "" {
+		id.User = o.Context.AuthInfo
 	}
-	if flags.Impersonate != nil && *flags.Impersonate != "" {
-		id.User = *flags.Impersonate
+	if o.AuthInfo.Impersonate != "" {
+		id.User = o.AuthInfo.Impersonate
 	}
 	if !all {
 		id.Namespaces = []string{ns}

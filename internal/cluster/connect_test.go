@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"testing"
 
-	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"github.com/spf13/pflag"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/opsdeck/opsdeck/internal/domain"
@@ -20,27 +20,25 @@ func TestIdentityFrom(t *testing.T) {
 			"staging": {Cluster: "eu-2", AuthInfo: "dev"},
 		},
 	}
-	str := func(s string) *string { return &s }
 	tests := []struct {
-		name  string
-		flags func(*genericclioptions.ConfigFlags)
-		ns    string
-		all   bool
-		want  domain.Identity
+		name string
+		args []string
+		ns   string
+		all  bool
+		want domain.Identity
 	}{
-		{"current context", func(*genericclioptions.ConfigFlags) {}, "shop", false,
+		{"current context", nil, "shop", false,
 			domain.Identity{Context: "prod", Cluster: "eu-1", User: "sre", Namespaces: []string{"shop"}}},
-		{"--context", func(f *genericclioptions.ConfigFlags) { f.Context = str("staging") }, "default", false,
+		{"--context", []string{"--context", "staging"}, "default", false,
 			domain.Identity{Context: "staging", Cluster: "eu-2", User: "dev", Namespaces: []string{"default"}}},
-		{"--cluster, --user and -A", func(f *genericclioptions.ConfigFlags) { f.ClusterName = str("eu-3"); f.AuthInfoName = str("admin") }, "shop", true,
+		{"--cluster, --user and -A", []string{"--cluster=eu-3", "--user", "admin"}, "shop", true,
 			domain.Identity{Context: "prod", Cluster: "eu-3", User: "admin"}},
-		{"--as", func(f *genericclioptions.ConfigFlags) { f.Impersonate = str("bob") }, "shop", false,
+		{"--as", []string{"--as", "bob"}, "shop", false,
 			domain.Identity{Context: "prod", Cluster: "eu-1", User: "bob", Namespaces: []string{"shop"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := genericclioptions.NewConfigFlags(false)
-			tt.flags(f)
+			f := parseFlags(t, tt.args...)
 			if got := IdentityFrom(f, raw, tt.ns, tt.all); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("IdentityFrom = %+v, want %+v", got, tt.want)
 			}
@@ -68,28 +66,41 @@ current-context: one
 `), 0o600)
 	t.Setenv("KUBECONFIG", kc)
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
-	conn, err := Connect(genericclioptions.NewConfigFlags(false))
+	conn, err := Connect(parseFlags(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if conn.Namespace != "shop" || conn.Identity.Context != "one" || conn.RESTConfig.QPS < DefaultQPS || conn.RESTConfig.Burst < DefaultBurst {
 		t.Fatalf("from $KUBECONFIG: %+v qps=%v", conn.Identity, conn.RESTConfig.QPS)
 	}
-	f := genericclioptions.NewConfigFlags(false)
-	ctx, ns := "two", "payments"
-	f.Context = &ctx
-	conn, err = Connect(f)
+	conn, err = Connect(parseFlags(t, "--context", "two"))
 	if err != nil || conn.Namespace != "default" || conn.Identity.Context != "two" {
 		t.Fatalf("--context two: %+v, %v", conn, err)
 	}
-	f.Namespace = &ns
-	if conn, err = Connect(f, AllNamespaces(true)); err != nil || conn.Namespace != "payments" || conn.Identity.Namespaces != nil {
+	if conn, err = Connect(parseFlags(t, "--context", "two", "-n", "payments"), AllNamespaces(true)); err != nil || conn.Namespace != "payments" || conn.Identity.Namespaces != nil {
 		t.Fatalf("-n payments -A: %+v, %v", conn, err)
 	}
 
 	t.Setenv("KUBECONFIG", filepath.Join(dir, "missing"))
 	t.Setenv("HOME", dir)
-	if _, err := Connect(genericclioptions.NewConfigFlags(false)); err == nil {
+	if _, err := Connect(parseFlags(t)); err == nil {
 		t.Fatal("Connect without any kubeconfig succeeded")
 	}
+	// --kubeconfig and --server, as kubectl spells them.
+	conn, err = Connect(parseFlags(t, "--kubeconfig", kc, "-s", "https://127.0.0.1:7443"))
+	if err != nil || conn.RESTConfig.Host != "https://127.0.0.1:7443" || conn.Namespace != "shop" {
+		t.Fatalf("--kubeconfig, -s: %+v, %v", conn, err)
+	}
+}
+
+// parseFlags are KubeFlags parsed from args as the command line gives them.
+func parseFlags(t *testing.T, args ...string) *KubeFlags {
+	t.Helper()
+	f := NewKubeFlags()
+	fs := pflag.NewFlagSet("opsdeck", pflag.ContinueOnError)
+	f.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
