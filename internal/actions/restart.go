@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -35,5 +36,6 @@ func planRestart(ctx context.Context, e *Executor, a domain.Action, d *appsv1.De
 	return p, nil
 }
 
-// restart stamps d's pod template with the executor's time, as kubectl rollout restart does.
-func (e *Executor) restart(d *appsv1.Deployment) error { return rollout.Restart(d, e.now()) }
+// restart stamps d's pod template with the wall clock, as kubectl rollout restart does: not
+// the executor's Clock, whose frozen time in a test would make a second restart change nothing.
+func (e *Executor) restart(d *appsv1.Deployment) error { return rollout.Restart(d, time.Now()) }

@@ -72,7 +72,8 @@ type Watcher struct {
 	latest  *domain.ClusterState
 	subs    map[chan domain.ClusterState]struct{}
 	// gone are the pods seen deleted in the last domain.GonePodsKept, oldest first; podsSince
-	// is when the pod caches filled, from which on no deletion goes unseen.
+	// is when the first synced state was built: the caches had filled, and from then on no
+	// deletion goes unseen.
 	gone      []GonePod
 	podsSince time.Time
 	started   bool
@@ -173,7 +174,6 @@ func (w *Watcher) Start(ctx context.Context) {
 	go func() {
 		if w.WaitForSync(ctx) {
 			w.mu.Lock()
-			w.podsSince = w.clock.Now()
 			if !w.api.Reconnecting {
 				w.api = domain.Health{OK: true, LastSuccess: w.clock.Now()}
 			}
@@ -390,13 +390,16 @@ func (w *Watcher) Build() domain.ClusterState {
 		objs.Events = append(objs.Events, evs...)
 	}
 	objs.OnlyRelatedEvents = w.opts.Selector != ""
-	now := w.clock.Now()
+	now, synced := w.clock.Now(), w.HasSynced()
 	w.mu.Lock()
 	api := w.api
+	if synced && w.podsSince.IsZero() {
+		w.podsSince = now // the first synced state: the caches filled at or before now
+	}
 	objs.GonePods = slices.Clone(w.recentGone(now))
 	objs.PodsKnownSince = w.podsSince
 	w.mu.Unlock()
-	return BuildState(objs, now, api, w.HasSynced())
+	return BuildState(objs, now, api, synced)
 }
 
 func (w *Watcher) publish(st domain.ClusterState) {

@@ -181,11 +181,11 @@ func (b builder) knowsPods(svc domain.Service) bool {
 	return !svc.PodsKnownSince.IsZero() && lookback <= domain.GonePodsKept && b.now.Sub(svc.PodsKnownSince) >= lookback
 }
 
-// frameSelectors match the pods (or ReplicaSets) of the services for a frame: by their exact names (running, and
-// gone within the lookback) for the services whose pods the watch knows, by their
-// Deployments' names (servicesSelectors) for the others. Prometheus looks a set of names up in
-// its index, but matches a pattern against every pod name it holds, once per selector: over
-// many namespaces (-A) that was most of what a frame cost it.
+// frameSelectors match the pods (or ReplicaSets) of the services for a frame: by their exact
+// names (running, and gone within the lookback) for the services whose pods the watch knows,
+// by their Deployments' names (servicesSelectors) for the others. Prometheus looks a set of
+// names up in its index, but matches a pattern against every pod name it holds, once per
+// selector: over many namespaces (-A) that was most of what a frame cost it.
 func (b builder) frameSelectors(services []domain.Service) []string {
 	label, names := "pod", podNames
 	if !b.relabel {
