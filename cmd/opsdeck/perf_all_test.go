@@ -67,6 +67,7 @@ func TestPerfConsoleAllNamespaces(t *testing.T) {
 	if refreshes == 0 || byPath["/api/v1/query"] > refreshes*7 {
 		t.Errorf("%d instant queries in %d refreshes, want at most 7 per refresh over %d namespaces", byPath["/api/v1/query"], refreshes, len(namespaces))
 	}
+	logSteadyMinute(t, env, prom, pid, start, fmt.Sprintf("-A, %d services idle", n), base)
 
 	term.keys("q")
 	if code := term.waitExit("after q", 10*time.Second); code != 0 {

@@ -235,6 +235,7 @@ func TestPerfConsole(t *testing.T) {
 	if byPath["/api/v1/query_range"] > 5 {
 		t.Errorf("%d range queries while idle: only the selected service's backfill (5) is expected", byPath["/api/v1/query_range"])
 	}
+	logSteadyMinute(t, env, prom, pid, start, fmt.Sprintf("%d services idle, console", n), base)
 
 	term.keys("q")
 	if code := term.waitExit("after q", 10*time.Second); code != 0 {
@@ -304,6 +305,27 @@ func logShared(t *testing.T, what string, base, with map[string]float64) {
 	}
 }
 
+// steadyAfter is when, after opsdeck starts, a frame matches every service's pods by their
+// exact names: the watch must first have seen two rate windows of pods come and go
+// (internal/metrics, knowsPods). Before that it matches them by Deployment pattern, which
+// costs Prometheus more with many namespaces.
+const steadyAfter = 2*time.Minute + 10*time.Second
+
+// logSteadyMinute measures pid and the shared processes over the minute from steadyAfter
+// after start, against base (the shared processes' idle CPU before opsdeck started).
+func logSteadyMinute(t *testing.T, env *sandbox.Env, prom *promCounter, pid int, start time.Time, what string, base map[string]float64) {
+	t.Helper()
+	time.Sleep(time.Until(start.Add(steadyAfter)))
+	from, ticks0 := time.Now(), cpuTicks(t, pid)
+	shared := startShared(t, env)
+	time.Sleep(60 * time.Second)
+	took := time.Since(from)
+	byPath, rounds := prom.since(from)
+	t.Logf("%s, steady (the minute from %s after start, pods matched by name): CPU %.1f%% of one core, RSS %.0f MiB; %d instant queries in %d rounds",
+		what, steadyAfter, cpuPercent(cpuTicks(t, pid)-ticks0, took), rssMiB(t, pid), byPath["/api/v1/query"], rounds)
+	logShared(t, what+", steady", base, shared.stop(t))
+}
+
 // rulesLoaded tells whether the sandbox's Prometheus records opsdeck's series.
 func rulesLoaded(t *testing.T, env *sandbox.Env) bool {
 	s, err := sandbox.Query(context.Background(), env.PrometheusURL, "count(namespace_replicaset:http_requests:rate1m)")
@@ -325,6 +347,7 @@ func TestPerfGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	start := time.Now()
 	time.Sleep(10 * time.Second)
 	from := time.Now()
 	shared := startShared(t, env)
@@ -337,6 +360,7 @@ func TestPerfGuard(t *testing.T) {
 		cpu, rssMiB(t, cmd.Process.Pid), byPath["/api/v1/query"], took.Round(time.Second), rounds)
 	logShared(t, "guard --dry-run idle", base, shared.stop(t))
 	t.Logf("recording rules loaded: %v", rulesLoaded(t, env))
+	logSteadyMinute(t, env, prom, cmd.Process.Pid, start, "guard --dry-run idle", base)
 }
 
 // TestPerfIdleBytes50 measures what the console writes to the terminal while idle with 50

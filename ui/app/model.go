@@ -6,6 +6,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,6 +68,9 @@ type Model struct {
 
 	focus  focus
 	selKey string
+	// recent are the keys of the services whose series the store keeps, the selected first
+	// (see keepHistory).
+	recent []string
 
 	dialog  *dialog.Model
 	flow    flow
@@ -320,7 +324,7 @@ func (m *Model) applyFrame(f domain.MetricsFrame) {
 		return // keep the last good values; the header says they are stale
 	}
 	m.lastGood = f.At
-	m.store.AddFrame(f)
+	m.store.AddFrame(f, m.historyKeys())
 	m.table.SetValues(f.Services)
 }
 
@@ -337,6 +341,7 @@ func (m *Model) followSelection() tea.Cmd {
 		return nil
 	}
 	m.selKey = svc.Key()
+	m.keepHistory(svc)
 	var cmds []tea.Cmd
 	if !m.backfill[svc.Key()] {
 		m.backfill[svc.Key()] = true
@@ -346,6 +351,52 @@ func (m *Model) followSelection() tea.Cmd {
 		cmds = append(cmds, cmd)
 	}
 	return tea.Batch(cmds...)
+}
+
+// historyKept is how many services' series the store keeps: the selected one and those
+// selected last, so that moving back to one shows its history at once.
+const historyKept = 8
+
+// keepHistory puts svc first among the services whose series the store keeps, forgets the
+// series of one pushed out (selecting it again backfills it again), and records svc's values
+// of the last frame so that they show before the next one.
+func (m *Model) keepHistory(svc domain.Service) {
+	key := svc.Key()
+	if i := slices.Index(m.recent, key); i >= 0 {
+		m.recent = slices.Delete(m.recent, i, i+1)
+	}
+	m.recent = slices.Insert(m.recent, 0, key)
+	if len(m.recent) > historyKept {
+		out := m.recent[historyKept:]
+		m.recent = slices.Clip(m.recent[:historyKept])
+		keep := m.historyKeys()
+		m.store.Prune(func(k string) bool { return keep[k] })
+		for _, k := range out {
+			delete(m.backfill, k)
+		}
+	}
+	if m.haveFrame && m.frame.Err == nil {
+		m.store.AddFrame(m.frame, m.historyKeys())
+	}
+}
+
+// historyKeys are the store keys of the services whose series are kept, and of their
+// ReplicaSets.
+func (m *Model) historyKeys() map[string]bool {
+	keys := make(map[string]bool, 3*len(m.recent))
+	for _, k := range m.recent {
+		keys[k] = true
+		ns, name, _ := strings.Cut(k, "/")
+		for _, s := range m.state.Services {
+			if s.Name == name && s.Namespace == ns {
+				for _, rs := range s.ReplicaSets {
+					keys[metrics.ReplicaSetKey(ns, rs.Name)] = true
+				}
+				break
+			}
+		}
+	}
+	return keys
 }
 
 // historyStamp identifies what a service's rollout history was read at: its revision and its

@@ -13,9 +13,14 @@ func at(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 
 func TestStoreBoundedLatestWinsAndBackfill(t *testing.T) {
 	s := NewStore(10)
+	keep := map[string]bool{"shop/a": true, ReplicaSetKey("shop", "a-1"): true}
 	for i := range 50 {
-		s.AddFrame(domain.MetricsFrame{At: at(100 + 2*i), Services: map[string]domain.Values{"shop/a": {domain.MetricCPU: float64(i)}},
-			ReplicaSets: map[string]domain.Values{"shop/a-1": {domain.MetricCPU: float64(i)}}})
+		s.AddFrame(domain.MetricsFrame{At: at(100 + 2*i),
+			Services:    map[string]domain.Values{"shop/a": {domain.MetricCPU: float64(i)}, "shop/b": {domain.MetricCPU: 1}},
+			ReplicaSets: map[string]domain.Values{"shop/a-1": {domain.MetricCPU: float64(i)}, "shop/b-1": {domain.MetricCPU: 1}}}, keep)
+	}
+	if s.Has("shop/b") || s.Has(ReplicaSetKey("shop", "b-1")) {
+		t.Fatalf("series kept of a service not asked for: %v", s.Keys())
 	}
 	pts := s.Points("shop/a", domain.MetricCPU)
 	if len(pts) > 20 || pts[len(pts)-1].V != 49 {
