@@ -67,12 +67,12 @@ func TestPerfConsoleAllNamespaces(t *testing.T) {
 	if refreshes == 0 || byPath["/api/v1/query"] > refreshes*7 {
 		t.Errorf("%d instant queries in %d refreshes, want at most 7 per refresh over %d namespaces", byPath["/api/v1/query"], refreshes, len(namespaces))
 	}
-	logSteadyMinute(t, env, prom, pid, start, fmt.Sprintf("-A, %d services idle", n), base)
-
-	term.keys("q")
-	if code := term.waitExit("after q", 10*time.Second); code != 0 {
-		t.Errorf("exit status %d", code)
-	}
+	logSteadyMinute(t, env, prom, pid, start, fmt.Sprintf("-A, %d services idle", n), func() {
+		term.keys("q")
+		if code := term.waitExit("after q", 10*time.Second); code != 0 {
+			t.Errorf("exit status %d", code)
+		}
+	})
 }
 
 // TestPerfGuardRevertsAtScale times auto-guard's rollback of a bad rollout while it guards

@@ -235,12 +235,12 @@ func TestPerfConsole(t *testing.T) {
 	if byPath["/api/v1/query_range"] > 5 {
 		t.Errorf("%d range queries while idle: only the selected service's backfill (5) is expected", byPath["/api/v1/query_range"])
 	}
-	logSteadyMinute(t, env, prom, pid, start, fmt.Sprintf("%d services idle, console", n), base)
-
-	term.keys("q")
-	if code := term.waitExit("after q", 10*time.Second); code != 0 {
-		t.Errorf("exit status %d", code)
-	}
+	logSteadyMinute(t, env, prom, pid, start, fmt.Sprintf("%d services idle, console", n), func() {
+		term.keys("q")
+		if code := term.waitExit("after q", 10*time.Second); code != 0 {
+			t.Errorf("exit status %d", code)
+		}
+	})
 }
 
 // The terminal of the console's measurement: 120x40, as k9s was measured beside it.
@@ -312,8 +312,10 @@ func logShared(t *testing.T, what string, base, with map[string]float64) {
 const steadyAfter = 2*time.Minute + 10*time.Second
 
 // logSteadyMinute measures pid and the shared processes over the minute from steadyAfter
-// after start, against base (the shared processes' idle CPU before opsdeck started).
-func logSteadyMinute(t *testing.T, env *sandbox.Env, prom *promCounter, pid int, start time.Time, what string, base map[string]float64) {
+// after start, then stops opsdeck (stop) and measures the shared processes idle again: a
+// young sandbox's Prometheus grows busier by itself over minutes, so the minutes just before
+// and just after bound what opsdeck added.
+func logSteadyMinute(t *testing.T, env *sandbox.Env, prom *promCounter, pid int, start time.Time, what string, stop func()) {
 	t.Helper()
 	time.Sleep(time.Until(start.Add(steadyAfter)))
 	from, ticks0 := time.Now(), cpuTicks(t, pid)
@@ -323,7 +325,9 @@ func logSteadyMinute(t *testing.T, env *sandbox.Env, prom *promCounter, pid int,
 	byPath, rounds := prom.since(from)
 	t.Logf("%s, steady (the minute from %s after start, pods matched by name): CPU %.1f%% of one core, RSS %.0f MiB; %d instant queries in %d rounds",
 		what, steadyAfter, cpuPercent(cpuTicks(t, pid)-ticks0, took), rssMiB(t, pid), byPath["/api/v1/query"], rounds)
-	logShared(t, what+", steady", base, shared.stop(t))
+	with := shared.stop(t)
+	stop()
+	logShared(t, what+", steady, against the idle minute after it", idleShared(t, env), with)
 }
 
 // rulesLoaded tells whether the sandbox's Prometheus records opsdeck's series.
@@ -360,7 +364,7 @@ func TestPerfGuard(t *testing.T) {
 		cpu, rssMiB(t, cmd.Process.Pid), byPath["/api/v1/query"], took.Round(time.Second), rounds)
 	logShared(t, "guard --dry-run idle", base, shared.stop(t))
 	t.Logf("recording rules loaded: %v", rulesLoaded(t, env))
-	logSteadyMinute(t, env, prom, cmd.Process.Pid, start, "guard --dry-run idle", base)
+	logSteadyMinute(t, env, prom, cmd.Process.Pid, start, "guard --dry-run idle", func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 }
 
 // TestPerfIdleBytes50 measures what the console writes to the terminal while idle with 50
