@@ -62,7 +62,7 @@ bench:
 PERF_DIR ?= $(or $(TMPDIR),/tmp)/opsdeck-perf
 K9S      ?=
 perf:
-	OPSDECK_PERF=1 OPSDECK_PERF_K9S=$(K9S) OPSDECK_SANDBOX_DIR=$(PERF_DIR) $(GO) test -count=1 -run 'TestPerfConsole|TestPerfGuard|TestPerfK9s' -v -timeout 45m ./cmd/opsdeck 2>&1 | grep -E '^\s+perf_(tmux|all)_test.go|^(--- |ok|FAIL)'
+	OPSDECK_PERF=1 OPSDECK_PERF_K9S=$(K9S) OPSDECK_SANDBOX_DIR=$(PERF_DIR) $(GO) test -count=1 -run 'TestPerfConsole|TestPerfGuard|TestPerfK9s|TestPerfFrameMatch' -v -timeout 45m ./cmd/opsdeck 2>&1 | grep -E '^\s+perf_(tmux|all)_test.go|^(--- |ok|FAIL)'
 
 lint:
 	$(GO) vet ./...

@@ -1,14 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/opsdeck/opsdeck/config"
+	"github.com/opsdeck/opsdeck/internal/cluster"
+	"github.com/opsdeck/opsdeck/internal/metrics"
 	"github.com/opsdeck/opsdeck/internal/sandbox"
 )
 
@@ -104,4 +111,83 @@ func TestPerfGuardRevertsAtScale(t *testing.T) {
 	}
 	t.Logf("guard -A over %d services: bad rollout rolled back %.1fs after its first sample (goal: the 5xx rule's for 20s + 3s)",
 		len(st.Services)+1, d.Seconds())
+}
+
+// TestPerfFrameMatch measures what a frame of -A costs Prometheus by the way it matches pods,
+// from Prometheus's own timings (stats=all), so that the baselines' drift does not blur it:
+// 38 rows on screen and a batch of 10 services from elsewhere, each frame's queries asked 30
+// times, with the pods matched by Deployment pattern (the first two rate windows after
+// start) and by their exact names (after).
+func TestPerfFrameMatch(t *testing.T) {
+	needPerf(t)
+	env := sandbox.Shared(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := cluster.NewWatcher(env.Client(t), cluster.WatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Start(ctx)
+	if !w.WaitForSync(ctx) {
+		t.Fatal("the watch never synced")
+	}
+	st := w.Build()
+	if len(st.Services) < 1600 {
+		t.Skipf("%d services: start the sandbox with --services 2000", len(st.Services))
+	}
+	src, err := metrics.New(config.Prometheus{URL: env.PrometheusURL, Timeout: config.D(30 * time.Second)}, config.Queries{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := slices.Clone(st.Services[:38])
+	for i := range 10 {
+		frame = append(frame, st.Services[100+150*i])
+	}
+	for _, mode := range []string{"by Deployment pattern", "by exact name"} {
+		for i := range frame {
+			frame[i].PodsKnownSince = time.Time{}
+			if mode == "by exact name" {
+				frame[i].PodsKnownSince = time.Now().Add(-time.Hour)
+			}
+		}
+		queries := src.FrameQueries(ctx, frame)
+		const rounds = 30
+		var exec, prep float64
+		for range rounds {
+			for _, q := range queries {
+				if q != "" {
+					e, p := promTimings(t, env.PrometheusURL, q)
+					exec, prep = exec+e, prep+p
+				}
+			}
+		}
+		t.Logf("a frame of %d services, pods matched %s: %.0f ms of Prometheus's time (%.0f ms of it finding the series)",
+			len(frame), mode, 1000*exec/rounds, 1000*prep/rounds)
+	}
+}
+
+// promTimings asks Prometheus q with its stats and returns its execution and preparation
+// (index look-up) times, in seconds.
+func promTimings(t *testing.T, promURL, q string) (exec, prep float64) {
+	t.Helper()
+	resp, err := http.PostForm(promURL+"/api/v1/query", url.Values{"query": {q}, "stats": {"all"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string
+		Data   struct {
+			Stats struct {
+				Timings struct {
+					ExecTotalTime        float64 `json:"execTotalTime"`
+					QueryPreparationTime float64 `json:"queryPreparationTime"`
+				} `json:"timings"`
+			} `json:"stats"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Status != "success" {
+		t.Fatalf("query %.200s: %v %s", q, err, body.Status)
+	}
+	return body.Data.Stats.Timings.ExecTotalTime, body.Data.Stats.Timings.QueryPreparationTime
 }
