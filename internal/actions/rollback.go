@@ -91,12 +91,11 @@ func planRollback(ctx context.Context, e *Executor, a domain.Action, d *appsv1.D
 		}
 		skipped := false
 		err := retryStatusConflicts(ctx, e, cur, func(cur *appsv1.Deployment) error {
-			// `kubectl rollout undo --to-revision` on the Deployment opsdeck read: the
-			// revision looked up again, and the patch guarded by that resourceVersion.
-			target, _, err := revisionTarget(ctx, e, cur, to)
-			if err != nil {
-				return err
-			}
+			// `kubectl rollout undo --to-revision` on the Deployment opsdeck read, to the
+			// ReplicaSet the plan found (kubectl looks the number up again, but a racing
+			// rollback renumbers that ReplicaSet: the loser must meet the Conflict of its
+			// patch and stand down, not a missing revision), the patch guarded by the
+			// Deployment's resourceVersion.
 			if skipped = rollout.EqualIgnoreHash(&target.Spec.Template, &cur.Spec.Template); skipped {
 				return nil
 			}
