@@ -362,6 +362,9 @@ const historyKept = 8
 // of the last frame so that they show before the next one.
 func (m *Model) keepHistory(svc domain.Service) {
 	key := svc.Key()
+	if len(m.recent) > 0 && m.recent[0] == key {
+		return // followSelection runs after every message: only a new selection does work
+	}
 	if i := slices.Index(m.recent, key); i >= 0 {
 		m.recent = slices.Delete(m.recent, i, i+1)
 	}
@@ -387,12 +390,9 @@ func (m *Model) historyKeys() map[string]bool {
 	for _, k := range m.recent {
 		keys[k] = true
 		ns, name, _ := strings.Cut(k, "/")
-		for _, s := range m.state.Services {
-			if s.Name == name && s.Namespace == ns {
-				for _, rs := range s.ReplicaSets {
-					keys[metrics.ReplicaSetKey(ns, rs.Name)] = true
-				}
-				break
+		if s, ok := m.state.FindByName(ns, name); ok {
+			for _, rs := range s.ReplicaSets {
+				keys[metrics.ReplicaSetKey(ns, rs.Name)] = true
 			}
 		}
 	}
