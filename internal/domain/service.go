@@ -161,6 +161,15 @@ type ReplicaSet struct {
 	Color Color
 }
 
+// PodNames are the names of the ReplicaSet's pods.
+func (rs ReplicaSet) PodNames() []string {
+	out := make([]string, len(rs.Pods))
+	for i, p := range rs.Pods {
+		out[i] = p.Name
+	}
+	return out
+}
+
 // Pod is one pod as the rollout pane shows it.
 type Pod struct {
 	Name     string

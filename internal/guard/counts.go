@@ -17,6 +17,8 @@ type countScope struct {
 	// first reading (what its pods had counted then is subtracted), so that it is compared
 	// with the new one over the same time.
 	Old bool
+	// Pods are its pods' names, the ones read.
+	Pods []string
 }
 
 // counterBook turns per-pod counter readings, round after round, into per-revision counts

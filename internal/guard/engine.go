@@ -398,9 +398,9 @@ func (e *Engine) countScope(now time.Time, st domain.ClusterState) map[string]co
 		if !ok || !e.inWindow(svc, now) || (svc.BlueGreen == nil && !hasEarlierRevision(svc)) {
 			continue
 		}
-		scope[svc.Namespace+"/"+newRS.Name] = countScope{Since: newRS.Created}
+		scope[svc.Namespace+"/"+newRS.Name] = countScope{Since: newRS.Created, Pods: newRS.PodNames()}
 		for _, old := range svc.OldReplicaSets() {
-			scope[svc.Namespace+"/"+old.Name] = countScope{Old: true}
+			scope[svc.Namespace+"/"+old.Name] = countScope{Old: true, Pods: old.PodNames()}
 		}
 	}
 	return scope

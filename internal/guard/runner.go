@@ -265,9 +265,9 @@ func (r *Runner) readCounts(ctx context.Context, now time.Time, st domain.Cluste
 		return
 	}
 	refs := make([]domain.ReplicaSetRef, 0, len(scope))
-	for key := range scope {
+	for key, sc := range scope {
 		ns, name, _ := strings.Cut(key, "/")
-		refs = append(refs, domain.ReplicaSetRef{Namespace: ns, Name: name})
+		refs = append(refs, domain.ReplicaSetRef{Namespace: ns, Name: name, Pods: sc.Pods})
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].Namespace+"/"+refs[i].Name < refs[j].Namespace+"/"+refs[j].Name })
 	timeout := orDuration(r.ReadTimeout, 10*time.Second)

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
-	"strings"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
@@ -25,8 +23,8 @@ const (
 
 var podName = regexp.MustCompile(`^` + podToReplicaSet + `$`)
 
-// Counters reads, with one instant query, the request counters of every pod of the given
-// ReplicaSets as last scraped: all requests, 5xx responses, and the latency histogram's
+// Counters reads, with one instant query, the request counters of the given ReplicaSets' pods
+// (by name) as last scraped: all requests, 5xx responses, and the latency histogram's
 // buckets, each summed over the pod's containers (and, for requests, codes). Values are the
 // pods' raw counters, not rates: a new pod's start at 0, so their sum is what a revision
 // served since its first sample (the guard adjusts for restarts).
@@ -49,20 +47,19 @@ func (s *Source) Counters(ctx context.Context, rss []domain.ReplicaSetRef) ([]do
 }
 
 // countersQuery is the one query of Counters, scoped to the namespaces and the pods of rss; ""
-// when rss is empty.
+// when they have no pod.
 func countersQuery(rss []domain.ReplicaSetRef) string {
-	if len(rss) == 0 {
+	var nss, pods []string
+	for _, r := range rss {
+		if len(r.Pods) > 0 {
+			nss = append(nss, r.Namespace)
+			pods = append(pods, r.Pods...)
+		}
+	}
+	if len(pods) == 0 {
 		return ""
 	}
-	var nss, names []string
-	for _, r := range rss {
-		nss = append(nss, regexp.QuoteMeta(r.Namespace))
-		names = append(names, regexp.QuoteMeta(r.Name))
-	}
-	slices.Sort(nss)
-	slices.Sort(names)
-	sel := fmt.Sprintf(`namespace=~%q,pod=~%q`, strings.Join(slices.Compact(nss), "|"),
-		"("+strings.Join(slices.Compact(names), "|")+")-[a-z0-9]{5}")
+	sel := fmt.Sprintf(`%s,pod=~%q`, namespaceSelector(distinct(nss)), nameSet(pods))
 	part := func(kind, expr string) string {
 		return fmt.Sprintf(`label_replace(%s, %q, %q, "", "")`, expr, labelCount, kind)
 	}

@@ -13,9 +13,8 @@ import (
 	"github.com/opsdeck/opsdeck/internal/simulator"
 )
 
-// Counters reads, from a real Prometheus scraping the metrics simulator, every pod of the
-// ReplicaSets asked for and of no other, with one query: requests, 5xx and latency buckets as
-// raw counter values.
+// Counters reads, from a real Prometheus scraping the metrics simulator, the pods asked for by
+// name and no other, with one query: requests, 5xx and latency buckets as raw counter values.
 func TestCountersFromPrometheus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs Prometheus")
@@ -34,7 +33,11 @@ func TestCountersFromPrometheus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scope := []domain.ReplicaSetRef{{Namespace: "shop", Name: badRS}, {Namespace: "shop", Name: healthyRS}}
+	scope := []domain.ReplicaSetRef{
+		{Namespace: "shop", Name: badRS, Pods: []string{badRS + "-abcde", badRS + "-fghij"}},
+		{Namespace: "shop", Name: healthyRS, Pods: []string{healthyRS + "-abcde", healthyRS + "-fghij"}},
+		{Namespace: "shop", Name: otherRS}, // no pod known: nothing read
+	}
 
 	var pods []domain.PodCounters
 	deadline := time.Now().Add(60 * time.Second)
@@ -74,5 +77,9 @@ func TestCountersFromPrometheus(t *testing.T) {
 	}
 	if got, err := src.Counters(context.Background(), nil); got != nil || err != nil {
 		t.Errorf("no ReplicaSets: %v %v, want nothing read", got, err)
+	}
+	one := []domain.ReplicaSetRef{{Namespace: "shop", Name: badRS, Pods: []string{badRS + "-fghij"}}}
+	if got, err := src.Counters(context.Background(), one); err != nil || len(got) != 1 || got[0].Pod != badRS+"-fghij" {
+		t.Errorf("one pod of %s asked for: %v %+v, want that pod alone", badRS, err, got)
 	}
 }

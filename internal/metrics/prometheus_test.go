@@ -366,7 +366,18 @@ func TestFrameReadsGonePodsWithinTheWindow(t *testing.T) {
 	rolledBack.GonePods = badPods
 	forgot := rolledBack
 	forgot.GonePods = nil
+	// A console started after the rollback: its watch never saw the bad pods go, so it asks
+	// Prometheus which pods it held.
+	young := forgot
+	young.PodsKnownSince = time.Now()
 	f, without := src.Frame(context.Background(), []domain.Service{rolledBack}), src.Frame(context.Background(), []domain.Service{forgot})
+	fy := src.Frame(context.Background(), []domain.Service{young})
+	if err := between("bad rs, its pods gone before the watch began", fy.ReplicaSets["shop/"+badRS], domain.MetricErrorRatio, 0.2, 0.4); err != nil {
+		t.Errorf("%v\n%s", err, dumpFrame(fy))
+	}
+	if q := src.FrameQueries(context.Background(), []domain.Service{young})[qErrors]; !strings.Contains(q, badPods[0]) || strings.Contains(q, `pod=~"^`) {
+		t.Errorf("a young watch's frame does not match the pods Prometheus held by name: %s", q)
+	}
 	if err := between("bad rs, its pods gone within the window", f.ReplicaSets["shop/"+badRS], domain.MetricErrorRatio, 0.2, 0.4); err != nil {
 		t.Errorf("%v\n%s", err, dumpFrame(f))
 	}

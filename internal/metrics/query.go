@@ -56,6 +56,9 @@ type builder struct {
 	rules bool
 	// now is the time of the frame: whether a service's pods are all known depends on it.
 	now time.Time
+	// learned are the names Prometheus held for services (namespace/name) that the watch
+	// does not know all of yet (Source.learn).
+	learned map[string][]string
 }
 
 func newBuilder(q config.Queries, workloadLabel string) builder {
@@ -182,14 +185,17 @@ func (b builder) knowsPods(svc domain.Service) bool {
 }
 
 // frameSelectors match the pods (or ReplicaSets) of the services for a frame: by their exact
-// names (running, and gone within the lookback) for the services whose pods the watch knows,
-// by their Deployments' names (servicesSelectors) for the others. Prometheus looks a set of
+// names (running, and gone within the lookback) for the services whose pods the watch knows
+// or Prometheus told (learned), by their Deployments' names (servicesSelectors) for the others. Prometheus looks a set of
 // names up in its index, but matches a pattern against every pod name it holds, once per
 // selector: over many namespaces (-A) that was most of what a frame cost it.
 func (b builder) frameSelectors(services []domain.Service) []string {
-	label, names := "pod", podNames
+	label, watched := "pod", podNames
 	if !b.relabel {
-		label, names = b.label, replicaSetNames
+		label, watched = b.label, replicaSetNames
+	}
+	names := func(svc domain.Service) []string {
+		return append(watched(svc), b.learned[serviceKey(svc)]...)
 	}
 	known, rest := b.splitKnown(services, names)
 	var out []string
@@ -217,7 +223,8 @@ func (b builder) frameSelectors(services []domain.Service) []string {
 // pods all known, and some) and the rest.
 func (b builder) splitKnown(services []domain.Service, names func(domain.Service) []string) (known, rest []domain.Service) {
 	for _, svc := range services {
-		if b.knowsPods(svc) && len(names(svc)) > 0 {
+		_, learned := b.learned[serviceKey(svc)]
+		if (learned || b.knowsPods(svc)) && len(names(svc)) > 0 {
 			known = append(known, svc)
 		} else {
 			rest = append(rest, svc)
@@ -230,9 +237,7 @@ func (b builder) splitKnown(services []domain.Service, names func(domain.Service
 func podNames(svc domain.Service) []string {
 	out := slices.Clone(svc.GonePods)
 	for _, rs := range svc.ReplicaSets {
-		for _, p := range rs.Pods {
-			out = append(out, p.Name)
-		}
+		out = append(out, rs.PodNames()...)
 	}
 	return out
 }

@@ -37,6 +37,9 @@ type Source struct {
 	rulesMu      sync.Mutex
 	rulesOn      bool
 	rulesChecked time.Time
+
+	// pods are the pod names learned from Prometheus while the watch is young.
+	pods podBook
 }
 
 // New connects to the Prometheus that p names: p.URL with its authentication and TLS settings,
@@ -169,6 +172,7 @@ func (s *Source) Frame(ctx context.Context, services []domain.Service) domain.Me
 	b := s.b
 	b.rules = s.useRules(ctx)
 	b.now = at
+	b.learned = s.learn(ctx, b, services, at)
 	queries := b.frameQueries(services, detailServices(services))
 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -196,11 +200,13 @@ func (s *Source) Frame(ctx context.Context, services []domain.Service) domain.Me
 	return f
 }
 
-// FrameQueries are the queries Frame would ask for services now ("" for one not asked).
+// FrameQueries are the queries Frame would ask for services now ("" for one not asked),
+// learning pod names as Frame does.
 func (s *Source) FrameQueries(ctx context.Context, services []domain.Service) []string {
 	b := s.b
 	b.rules = s.useRules(ctx)
 	b.now = s.now()
+	b.learned = s.learn(ctx, b, services, b.now)
 	q := b.frameQueries(services, detailServices(services))
 	return q[:]
 }
