@@ -35,7 +35,7 @@ const learnRetry = 2 * time.Minute
 // sample. It scans its pod names with the services' Deployment pattern once, where frames by
 // pattern would scan them with every query of every refresh until the watch has covered the
 // lookback. Only services whose watch had synced by at are asked: the pods deleted after that
-// are the watch's to know (Service.GonePods).
+// are the watch's to know (Service.GonePods), as long as it keeps them for the lookback.
 func (s *Source) learn(ctx context.Context, b builder, services []domain.Service, at time.Time) map[string][]string {
 	lookback := 2 * b.q.Window.Duration
 	bk := &s.pods
@@ -52,7 +52,7 @@ func (s *Source) learn(ctx context.Context, b builder, services []domain.Service
 	var ask []domain.Service
 	for _, svc := range services {
 		_, done := bk.byKey[serviceKey(svc)]
-		if !done && !b.knowsPods(svc) && !svc.PodsKnownSince.IsZero() && !at.Before(svc.PodsKnownSince) {
+		if !done && !b.knowsPods(svc) && !svc.PodsKnownSince.IsZero() && !at.Before(svc.PodsKnownSince) && lookback <= domain.GonePodsKept {
 			ask = append(ask, svc)
 		}
 	}
@@ -68,7 +68,10 @@ func (s *Source) learn(ctx context.Context, b builder, services []domain.Service
 			}
 		}
 	}
-	out := make(map[string][]string, len(services))
+	if len(bk.byKey) == 0 {
+		return nil
+	}
+	out := map[string][]string{}
 	for _, svc := range services {
 		if l, ok := bk.byKey[serviceKey(svc)]; ok {
 			out[serviceKey(svc)] = l.names
