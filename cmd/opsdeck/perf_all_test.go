@@ -116,8 +116,9 @@ func TestPerfGuardRevertsAtScale(t *testing.T) {
 // TestPerfFrameMatch measures what a frame of -A costs Prometheus by the way it matches pods,
 // from Prometheus's own timings (stats=all), so that the baselines' drift does not blur it:
 // 38 rows on screen and a batch of 10 services from elsewhere, each frame's queries asked 30
-// times, with the pods matched by Deployment pattern (the first two rate windows after
-// start) and by their exact names (after).
+// times, with the pods matched by Deployment pattern (before the watch has synced), by the
+// names learned from Prometheus (from then on, for two rate windows) and by the names the
+// watch knows (after).
 func TestPerfFrameMatch(t *testing.T) {
 	needPerf(t)
 	env := sandbox.Shared(t)
@@ -143,14 +144,22 @@ func TestPerfFrameMatch(t *testing.T) {
 	for i := range 10 {
 		frame = append(frame, st.Services[100+150*i])
 	}
-	for _, mode := range []string{"by Deployment pattern", "by exact name"} {
+	for _, mode := range []string{"by Deployment pattern", "by names learned from Prometheus", "by exact name"} {
 		for i := range frame {
-			frame[i].PodsKnownSince = time.Time{}
-			if mode == "by exact name" {
+			switch mode {
+			case "by Deployment pattern": // the watch has not synced
+				frame[i].PodsKnownSince = time.Time{}
+			case "by names learned from Prometheus": // it synced just now
+				frame[i].PodsKnownSince = time.Now()
+			default: // it has watched for longer than the lookback
 				frame[i].PodsKnownSince = time.Now().Add(-time.Hour)
 			}
 		}
+		began := time.Now()
 		queries := src.FrameQueries(ctx, frame)
+		if mode == "by names learned from Prometheus" {
+			t.Logf("learning the pod names of %d services from Prometheus took %s", len(frame), time.Since(began).Round(time.Millisecond))
+		}
 		const rounds = 30
 		var exec, prep float64
 		for range rounds {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -264,29 +265,71 @@ func sandboxPid(t *testing.T, env *sandbox.Env, name string) int {
 // them is part of its cost.
 var sharedProcesses = []string{"prometheus", "kube-apiserver"}
 
-// sharedMeter measures the CPU of the shared processes over a window, in % of one core each.
+// queryEngine names, among the shared figures, the time Prometheus's query engine spent
+// evaluating queries (its own prometheus_engine_query_duration_seconds), in % of one core: the
+// part of its CPU that queries cost, without the scraping, compaction and garbage collection
+// that make its process CPU drift by a few % from minute to minute.
+const queryEngine = "prometheus query engine"
+
+// sharedFigures are what the shared meter reports.
+var sharedFigures = append(slices.Clone(sharedProcesses), queryEngine)
+
+// sharedMeter measures the CPU of the shared processes over a window, in % of one core each,
+// and the time Prometheus's query engine spent.
 type sharedMeter struct {
-	env   *sandbox.Env
-	from  time.Time
-	ticks map[string]int64
+	env    *sandbox.Env
+	from   time.Time
+	ticks  map[string]int64
+	engine float64
 }
 
 func startShared(t *testing.T, env *sandbox.Env) *sharedMeter {
-	m := &sharedMeter{env: env, from: time.Now(), ticks: map[string]int64{}}
+	m := &sharedMeter{env: env, from: time.Now(), ticks: map[string]int64{}, engine: engineSeconds(t, env)}
 	for _, p := range sharedProcesses {
 		m.ticks[p] = cpuTicks(t, sandboxPid(t, env, p))
 	}
 	return m
 }
 
-// stop returns each shared process's CPU since the meter started.
+// stop returns each shared process's CPU since the meter started, and the query engine's.
 func (m *sharedMeter) stop(t *testing.T) map[string]float64 {
 	took := time.Since(m.from)
 	out := map[string]float64{}
 	for _, p := range sharedProcesses {
 		out[p] = cpuPercent(cpuTicks(t, sandboxPid(t, m.env, p))-m.ticks[p], took)
 	}
+	out[queryEngine] = 100 * (engineSeconds(t, m.env) - m.engine) / took.Seconds()
 	return out
+}
+
+// engineSeconds is the time Prometheus's query engine has spent preparing, evaluating and
+// sorting queries (rule evaluations included) since it started, from its own /metrics: wall
+// time, so on a busy machine it also counts waiting for a core. The time queries waited in
+// its queue is left out.
+func engineSeconds(t *testing.T, env *sandbox.Env) float64 {
+	t.Helper()
+	resp, err := http.Get(env.PrometheusURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "prometheus_engine_query_duration_seconds_sum{"); ok {
+			if labels, v, ok := strings.Cut(rest, "} "); ok && !strings.Contains(labels, `"queue_time"`) {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatalf("prometheus /metrics: %q: %v", line, err)
+				}
+				sum += f
+			}
+		}
+	}
+	return sum
 }
 
 // idleShared is the shared processes' CPU over 30 s with nothing of opsdeck running.
@@ -300,15 +343,15 @@ func idleShared(t *testing.T, env *sandbox.Env) map[string]float64 {
 // baseline.
 func logShared(t *testing.T, what string, base, with map[string]float64) {
 	t.Helper()
-	for _, p := range sharedProcesses {
+	for _, p := range sharedFigures {
 		t.Logf("%s: %s CPU %.1f%% of one core, %.1f%% before it (added %.1f%%)", what, p, with[p], base[p], with[p]-base[p])
 	}
 }
 
-// steadyAfter is when, after opsdeck starts, a frame matches every service's pods by their
-// exact names: the watch must first have seen two rate windows of pods come and go
-// (internal/metrics, knowsPods). Before that it matches them by Deployment pattern, which
-// costs Prometheus more with many namespaces.
+// steadyAfter is when, after opsdeck starts, a frame matches every service's pods by the names
+// its watch knows: the watch must first have seen two rate windows of pods come and go
+// (internal/metrics, knowsPods). Before that it matches them by the names Prometheus held
+// (learned once per service), or by Deployment pattern until the watch has synced.
 const steadyAfter = 2*time.Minute + 10*time.Second
 
 // logSteadyMinute measures pid and the shared processes over the minute from steadyAfter
@@ -323,7 +366,7 @@ func logSteadyMinute(t *testing.T, env *sandbox.Env, prom *promCounter, pid int,
 	time.Sleep(60 * time.Second)
 	took := time.Since(from)
 	byPath, rounds := prom.since(from)
-	t.Logf("%s, steady (the minute from %s after start, pods matched by name): CPU %.1f%% of one core, RSS %.0f MiB; %d instant queries in %d rounds",
+	t.Logf("%s, steady (the minute from %s after start, pods known to the watch): CPU %.1f%% of one core, RSS %.0f MiB; %d instant queries in %d rounds",
 		what, steadyAfter, cpuPercent(cpuTicks(t, pid)-ticks0, took), rssMiB(t, pid), byPath["/api/v1/query"], rounds)
 	with := shared.stop(t)
 	stop()
