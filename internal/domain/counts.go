@@ -28,9 +28,9 @@ type PodCounters struct {
 // ReplicaSetRef names one ReplicaSet and the pods of it to read.
 type ReplicaSetRef struct {
 	Namespace, Name string
-	// Pods are its pods as the watch knows them. Only they are read: a pod gone from the
-	// watch is gone from Prometheus's latest samples too, and Prometheus looks exact names up
-	// in its index where a pattern must be matched against every pod name it holds.
+	// Pods are its pods as the watch knows them. Only they are read: a deleted pod's series
+	// end at its next scrape, and Prometheus looks exact names up in its index where a
+	// pattern must be matched against every pod name it holds.
 	Pods []string
 }
 

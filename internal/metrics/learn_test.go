@@ -73,14 +73,14 @@ func TestLearnAsksOncePerYoungService(t *testing.T) {
 	if api.calls != 1 {
 		t.Errorf("%d calls: the names learned hold for a lookback", api.calls)
 	}
-	// After a lookback the watch knows the pods itself; a service it has not (a later one)
-	// is asked for.
+	// After a lookback the watch knows the pods itself: nothing is learned or asked.
 	later := now.Add(lookback)
 	b.now = later
 	if got := src.learn(context.Background(), b, services, later); len(got) != 0 || api.calls != 1 {
 		t.Errorf("after the lookback: learned %v in %d calls, want nothing new", got, api.calls)
 	}
 
+	// A service seen later is asked for; a failed look-up is not asked again at once.
 	api.err = errors.New("forbidden")
 	fresh := young("search")
 	fresh.PodsKnownSince = later
