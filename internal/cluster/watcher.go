@@ -116,6 +116,20 @@ func NewWatcher(client kubernetes.Interface, opts WatchOptions) (*Watcher, error
 	return w, nil
 }
 
+// listThenWatch is the client the informers are built with. It tells client-go's reflector
+// that it does not take part in the streamed "watch-list" start (a WATCH with
+// sendInitialEvents, on by default in the client-go opsdeck builds with), so each informer starts with a
+// plain LIST, served from the API server's watch cache, then watches from its
+// resourceVersion. Measured at 2,006 services (6,018 pods), five starts each: the streamed
+// start cost the API server a median 1.9 s of CPU against 0.5 s for the LISTs, and put the
+// console's rows on screen after 1.2 s instead of 0.6 s (metrics 2.6 s instead of 1.6 s).
+// Watch-list spares the API server the memory of one large response, which a watch cache
+// already holds for a client like this one.
+type listThenWatch struct{ kubernetes.Interface }
+
+// IsWatchListSemanticsUnSupported is what client-go's reflector asks (util/watchlist).
+func (listThenWatch) IsWatchListSemanticsUnSupported() bool { return true }
+
 // Each informer is built on its own (client-go's informers/apps/v1 and core/v1), not through
 // a SharedInformerFactory: the factory's ForResource names every API group's informer and
 // lister, and linking all of them made opsdeck's binary, and its resident pages, larger.
@@ -128,10 +142,11 @@ func (w *Watcher) newInformers(ns string) *nsInformers {
 	warnings := func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("type", corev1.EventTypeWarning).String()
 	}
-	d := appsinformers.NewFilteredDeploymentInformer(w.client, ns, 0, indexers, depTweak)
-	r := appsinformers.NewFilteredReplicaSetInformer(w.client, ns, 0, indexers, nil)
-	p := coreinformers.NewFilteredPodInformer(w.client, ns, 0, indexers, nil)
-	e := coreinformers.NewFilteredEventInformer(w.client, ns, 0, indexers, warnings)
+	client := listThenWatch{w.client}
+	d := appsinformers.NewFilteredDeploymentInformer(client, ns, 0, indexers, depTweak)
+	r := appsinformers.NewFilteredReplicaSetInformer(client, ns, 0, indexers, nil)
+	p := coreinformers.NewFilteredPodInformer(client, ns, 0, indexers, nil)
+	e := coreinformers.NewFilteredEventInformer(client, ns, 0, indexers, warnings)
 	set := &nsInformers{
 		deploys: appslisters.NewDeploymentLister(d.GetIndexer()),
 		rss:     appslisters.NewReplicaSetLister(r.GetIndexer()),
@@ -296,8 +311,8 @@ func watchErrText(err error) string {
 	return "watch failed: " + err.Error()
 }
 
-// Health probe periods. client-go's reflectors retry a broken watch on their own without
-// telling anyone (WatchListClient), so the watcher asks the server for /version, which costs
+// Health probe periods. client-go's reflectors retry a refused watch on their own without
+// telling anyone, so the watcher asks the server for /version, which costs
 // nothing like a LIST, to notice an unreachable API server and its return.
 const (
 	probeHealthy   = 5 * time.Second
