@@ -46,16 +46,19 @@ func TestPerfConsoleAllNamespaces(t *testing.T) {
 	base := idleShared(t, env)
 
 	start := time.Now()
-	term := startTmux(t, perfWidth, perfHeight, consoleEnv(t), binary(t), "--kubeconfig", env.Kubeconfig, "-A",
-		"--prometheus", prom.URL, "--readonly", "--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"))
+	argv := []string{binary(t), "--kubeconfig", env.Kubeconfig, "-A",
+		"--prometheus", prom.URL, "--readonly", "--audit-log", filepath.Join(t.TempDir(), "audit.jsonl")}
+	term := startTmux(t, perfWidth, perfHeight, consoleEnv(t), argv...)
 	term.pipe(out)
 	pid := term.pid()
-	term.waitScreen(fmt.Sprintf("all %d services listed", n), 90*time.Second, has(fmt.Sprintf("services %d/%d ", n, n), "API ok"))
+	allListed, withMetrics := has(fmt.Sprintf("services %d/%d ", n, n), "API ok"), has("metrics ok")
+	term.waitScreen(fmt.Sprintf("all %d services listed", n), 90*time.Second, allListed)
 	listed := time.Since(start)
-	term.waitScreen("metric values on screen", 90*time.Second, has("metrics ok"))
+	term.waitScreen("metric values on screen", 90*time.Second, withMetrics)
 	full := time.Since(start)
 	t.Logf("-A, %d services in %d fleet namespaces: all listed after %s, metrics on screen after %s",
 		n, len(namespaces), listed.Round(10*time.Millisecond), full.Round(10*time.Millisecond))
+	defer logStarts(t, fmt.Sprintf("-A, %d services", n), listed, full, allListed, withMetrics, argv...)
 
 	time.Sleep(time.Until(start.Add(10 * time.Second)))
 	from, ticks0, bytes0 := time.Now(), cpuTicks(t, pid), fileSize(t, out)
