@@ -190,6 +190,9 @@ const moreStarts = 4
 // first start's (listed0, full0) included.
 func logStarts(t *testing.T, what string, listed0, full0 time.Duration, listed, full func(string) bool, argv ...string) {
 	t.Helper()
+	if t.Failed() {
+		return
+	}
 	rows, metrics := []time.Duration{listed0}, []time.Duration{full0}
 	for range moreStarts {
 		start := time.Now()
@@ -199,7 +202,9 @@ func logStarts(t *testing.T, what string, listed0, full0 time.Duration, listed, 
 		term.waitScreen("metric values on screen", 60*time.Second, full)
 		metrics = append(metrics, time.Since(start))
 		term.keys("q")
-		term.waitExit("after q", 10*time.Second)
+		if code := term.waitExit("after q", 10*time.Second); code != 0 {
+			t.Errorf("exit status %d", code)
+		}
 	}
 	t.Logf("%s, %d starts: all listed after %s (median %s), metrics on screen after %s (median %s)",
 		what, len(rows), durations(rows), median(rows), durations(metrics), median(metrics))
