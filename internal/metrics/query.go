@@ -26,6 +26,7 @@ const (
 const (
 	podToReplicaSet        = `(.+)-[a-z0-9]{5}`
 	replicaSetToDeployment = `(.+)-[a-z0-9]+`
+	podToDeployment        = `(.+)-[a-z0-9]+-[a-z0-9]{5}`
 )
 
 // The instant queries of a frame, always all of them, whatever the number of services.
@@ -91,6 +92,19 @@ func (b builder) withReplicaSet(expr string) string {
 	return fmt.Sprintf(`label_replace(%s, %q, "$1", "pod", %q)`, expr, labelReplicaSet, podToReplicaSet)
 }
 
+// reduced sums expr per pod (and the by labels) before withReplicaSet relabels it: Prometheus
+// then copies and relabels one series per pod, not one per container, code or other label of
+// the raw series. Measured on a frame of 48 services, the p99 per Deployment took 51 ms of
+// Prometheus's time this way against 72 to 76 ms (TestPerfFrameMatch). The sums are the same,
+// the ReplicaSet being a function of the pod. With a workload label there is no relabelling
+// to spare.
+func (b builder) reduced(expr string, by ...string) string {
+	if !b.relabel {
+		return expr
+	}
+	return fmt.Sprintf("sum by (%s) (%s)", strings.Join(append([]string{"namespace", "pod"}, by...), ", "), expr)
+}
+
 // perPod sums expr per pod (over containers), keeping what withReplicaSet needs.
 func (b builder) perPod(expr string) string {
 	if b.relabel {
@@ -112,7 +126,7 @@ func (b builder) frameQueries(services, detail []domain.Service) [numFrameQuerie
 	byRS := "namespace, " + b.label
 	sum := func(tmpl string) string {
 		return union(sels, func(sel string) string {
-			return fmt.Sprintf("sum by (%s) (%s)", byRS, b.withReplicaSet(b.expand(tmpl, sel)))
+			return fmt.Sprintf("sum by (%s) (%s)", byRS, b.withReplicaSet(b.reduced(b.expand(tmpl, sel))))
 		})
 	}
 	pods := func(sel, tmpl, metric string) string {
@@ -129,12 +143,18 @@ func (b builder) frameQueries(services, detail []domain.Service) [numFrameQuerie
 	})
 	if len(detail) > 0 {
 		q[qP99] = union(detailSels, func(sel string) string {
-			return fmt.Sprintf("histogram_quantile(0.99, sum by (%s, le) (%s))", byRS, b.withReplicaSet(b.expand(b.q.Latency, sel)))
+			return fmt.Sprintf("histogram_quantile(0.99, sum by (%s, le) (%s))", byRS, b.withReplicaSet(b.reduced(b.expand(b.q.Latency, sel), "le")))
 		})
+	}
+	// The Deployment straight from the pod's name (or the ReplicaSet's, with a workload label):
+	// one relabelling per series, not two.
+	from, toDeployment := b.label, replicaSetToDeployment
+	if b.relabel {
+		from, toDeployment = "pod", podToDeployment
 	}
 	q[qP99Deployment] = union(sels, func(sel string) string {
 		return fmt.Sprintf(`histogram_quantile(0.99, sum by (namespace, %s, le) (label_replace(%s, %q, "$1", %q, %q)))`,
-			labelDeployment, b.withReplicaSet(b.expand(b.q.Latency, sel)), labelDeployment, b.label, replicaSetToDeployment)
+			labelDeployment, b.reduced(b.expand(b.q.Latency, sel), "le"), labelDeployment, from, toDeployment)
 	})
 	return q
 }

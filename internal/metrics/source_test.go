@@ -127,11 +127,11 @@ func TestFrameQueries(t *testing.T) {
 	sel := `namespace="shop",pod=~"^(cart\\.v2|order-service)-[a-z0-9]+-[a-z0-9]{5}$"`
 	one := `namespace="shop",pod=~"^order-service-[a-z0-9]+-[a-z0-9]{5}$"`
 	want := map[int]string{
-		qRequests: `sum by (namespace, replicaset) (label_replace(rate(http_requests_total{` + sel + `}[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}"))`,
-		qErrors:   `sum by (namespace, replicaset) (label_replace(rate(http_requests_total{` + sel + `,code=~"5.."}[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}"))`,
-		qP99:      `histogram_quantile(0.99, sum by (namespace, replicaset, le) (label_replace(rate(http_request_duration_seconds_bucket{` + one + `}[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}")))`,
-		qP99Deployment: `histogram_quantile(0.99, sum by (namespace, deployment, le) (label_replace(label_replace(rate(http_request_duration_seconds_bucket{` + sel + `}[1m]), ` +
-			`"replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}"), "deployment", "$1", "replicaset", "(.+)-[a-z0-9]+")))`,
+		qRequests: `sum by (namespace, replicaset) (label_replace(sum by (namespace, pod) (rate(http_requests_total{` + sel + `}[1m])), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}"))`,
+		qErrors:   `sum by (namespace, replicaset) (label_replace(sum by (namespace, pod) (rate(http_requests_total{` + sel + `,code=~"5.."}[1m])), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}"))`,
+		qP99:      `histogram_quantile(0.99, sum by (namespace, replicaset, le) (label_replace(sum by (namespace, pod, le) (rate(http_request_duration_seconds_bucket{` + one + `}[1m])), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}")))`,
+		qP99Deployment: `histogram_quantile(0.99, sum by (namespace, deployment, le) (label_replace(sum by (namespace, pod, le) (rate(http_request_duration_seconds_bucket{` + sel + `}[1m])), ` +
+			`"deployment", "$1", "pod", "(.+)-[a-z0-9]+-[a-z0-9]{5}")))`,
 	}
 	for i, w := range want {
 		if q[i] != w {
@@ -196,8 +196,8 @@ func TestFrameQueriesMatchKnownPodsByName(t *testing.T) {
 	b.now = now
 	q := b.frameQueries([]domain.Service{web, api, scaledDown}, nil)
 	byName := `namespace=~"edge|shop",pod=~"api-5d4c3b2a1f-q9w8e|web-6c8f7d9b5c-zzzzz|web-7d9f8b6c4d-a1b2c|web-7d9f8b6c4d-x7k2p"`
-	if got, w := q[qRequests], `sum by (namespace, replicaset) (label_replace(rate(http_requests_total{`+byName+`}[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}")) or `+
-		`sum by (namespace, replicaset) (label_replace(rate(http_requests_total{namespace="shop",pod=~"^batch-[a-z0-9]+-[a-z0-9]{5}$"}[1m]), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}"))`; got != w {
+	if got, w := q[qRequests], `sum by (namespace, replicaset) (label_replace(sum by (namespace, pod) (rate(http_requests_total{`+byName+`}[1m])), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}")) or `+
+		`sum by (namespace, replicaset) (label_replace(sum by (namespace, pod) (rate(http_requests_total{namespace="shop",pod=~"^batch-[a-z0-9]+-[a-z0-9]{5}$"}[1m])), "replicaset", "$1", "pod", "(.+)-[a-z0-9]{5}"))`; got != w {
 		t.Errorf("requests:\n got  %s\n want %s", got, w)
 	}
 
