@@ -27,7 +27,7 @@ var blueGreenSelector = bluegreen.StrategyLabel + "=" + bluegreen.StrategyValue
 // Services sees no blue-green service, but the watches stay healthy and synced: the informer
 // counts as synced once the API server has refused it.
 func (w *Watcher) servicesInformer(set *nsInformers, ns string, indexers cache.Indexers, handler cache.ResourceEventHandler) {
-	inf := coreinformers.NewFilteredServiceInformer(listThenWatch{w.client}, ns, 0, indexers,
+	inf := coreinformers.NewFilteredServiceInformer(w.client, ns, 0, indexers,
 		func(o *metav1.ListOptions) { o.LabelSelector = blueGreenSelector })
 	_ = inf.SetTransform(trimObject)
 	set.services = corelisters.NewServiceLister(inf.GetIndexer())
