@@ -51,7 +51,7 @@ func (s *Source) learn(ctx context.Context, b builder, services []domain.Service
 	}
 	var ask []domain.Service
 	for _, svc := range services {
-		_, done := bk.byKey[serviceKey(svc)]
+		_, done := bk.byKey[svc.Key()]
 		if !done && !b.knowsPods(svc) && !svc.PodsKnownSince.IsZero() && !at.Before(svc.PodsKnownSince) && lookback <= domain.GonePodsKept {
 			ask = append(ask, svc)
 		}
@@ -64,7 +64,7 @@ func (s *Source) learn(ctx context.Context, b builder, services []domain.Service
 				bk.byKey = map[string]learnedNames{}
 			}
 			for _, svc := range ask {
-				bk.byKey[serviceKey(svc)] = learnedNames{at: at, names: names[serviceKey(svc)]}
+				bk.byKey[svc.Key()] = learnedNames{at: at, names: names[svc.Key()]}
 			}
 		}
 	}
@@ -73,8 +73,8 @@ func (s *Source) learn(ctx context.Context, b builder, services []domain.Service
 	}
 	out := map[string][]string{}
 	for _, svc := range services {
-		if l, ok := bk.byKey[serviceKey(svc)]; ok {
-			out[serviceKey(svc)] = l.names
+		if l, ok := bk.byKey[svc.Key()]; ok {
+			out[svc.Key()] = l.names
 		}
 	}
 	return out
@@ -116,10 +116,8 @@ func (s *Source) heldNames(ctx context.Context, b builder, services []domain.Ser
 	out := map[string][]string{}
 	for _, svc := range services {
 		for _, d := range deploymentsOf(svc) {
-			out[serviceKey(svc)] = append(out[serviceKey(svc)], byDeployment[d]...)
+			out[svc.Key()] = append(out[svc.Key()], byDeployment[d]...)
 		}
 	}
 	return out, nil
 }
-
-func serviceKey(svc domain.Service) string { return svc.Namespace + "/" + svc.Name }

@@ -206,16 +206,17 @@ func (b builder) knowsPods(svc domain.Service) bool {
 
 // frameSelectors match the pods (or ReplicaSets) of the services for a frame: by their exact
 // names (running, and gone within the lookback) for the services whose pods the watch knows
-// or Prometheus told (learned), by their Deployments' names (servicesSelectors) for the others. Prometheus looks a set of
-// names up in its index, but matches a pattern against every pod name it holds, once per
-// selector: over many namespaces (-A) that was most of what a frame cost it.
+// or Prometheus told (learned), by their Deployments' names (servicesSelectors) for the
+// others. Prometheus looks a set of names up in its index, but matches a pattern against every
+// pod name it holds, once per selector: over many namespaces (-A) that was most of what a frame
+// cost it.
 func (b builder) frameSelectors(services []domain.Service) []string {
 	label, watched := "pod", podNames
 	if !b.relabel {
 		label, watched = b.label, replicaSetNames
 	}
 	names := func(svc domain.Service) []string {
-		return append(watched(svc), b.learned[serviceKey(svc)]...)
+		return append(watched(svc), b.learned[svc.Key()]...)
 	}
 	known, rest := b.splitKnown(services, names)
 	var out []string
@@ -243,7 +244,7 @@ func (b builder) frameSelectors(services []domain.Service) []string {
 // pods all known, and some) and the rest.
 func (b builder) splitKnown(services []domain.Service, names func(domain.Service) []string) (known, rest []domain.Service) {
 	for _, svc := range services {
-		_, learned := b.learned[serviceKey(svc)]
+		_, learned := b.learned[svc.Key()]
 		if (learned || b.knowsPods(svc)) && len(names(svc)) > 0 {
 			known = append(known, svc)
 		} else {

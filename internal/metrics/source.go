@@ -169,11 +169,7 @@ func (s *Source) Frame(ctx context.Context, services []domain.Service) domain.Me
 	if len(services) == 0 {
 		return f
 	}
-	b := s.b
-	b.rules = s.useRules(ctx)
-	b.now = at
-	b.learned = s.learn(ctx, b, services, at)
-	queries := b.frameQueries(services, detailServices(services))
+	queries := s.frameBuilder(ctx, services, at).frameQueries(services, detailServices(services))
 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -203,12 +199,18 @@ func (s *Source) Frame(ctx context.Context, services []domain.Service) domain.Me
 // FrameQueries are the queries Frame would ask for services now ("" for one not asked),
 // learning pod names as Frame does.
 func (s *Source) FrameQueries(ctx context.Context, services []domain.Service) []string {
+	q := s.frameBuilder(ctx, services, s.now()).frameQueries(services, detailServices(services))
+	return q[:]
+}
+
+// frameBuilder is the builder of a frame of services at a time: reading the recorded series
+// if Prometheus has them, and the pod names learned for services.
+func (s *Source) frameBuilder(ctx context.Context, services []domain.Service, at time.Time) builder {
 	b := s.b
 	b.rules = s.useRules(ctx)
-	b.now = s.now()
-	b.learned = s.learn(ctx, b, services, b.now)
-	q := b.frameQueries(services, detailServices(services))
-	return q[:]
+	b.now = at
+	b.learned = s.learn(ctx, b, services, at)
+	return b
 }
 
 // detailServices are the services that need a p99 per ReplicaSet: those with more than one
